@@ -1,0 +1,4 @@
+from trackio_tool.cli import main
+
+if __name__ == "__main__":
+    main()

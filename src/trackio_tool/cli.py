@@ -1,0 +1,85 @@
+"""The ``trackio-tool`` command line: wiring and the one error boundary.
+
+Command modules are imported here, but each imports polars/plotly/fsspec only
+inside its function body, so ``--help`` and shell completion stay fast.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+import typer
+
+from trackio_tool import __version__
+from trackio_tool.commands.analyze import analyze
+
+DEBUG_ENV = "TRACKIO_TOOL_DEBUG"
+
+app = typer.Typer(
+    name="trackio-tool",
+    help="Inspect, plot and reorganise Trackio projects (.db, .parquet, static exports; local or remote).",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"trackio-tool {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: bool = typer.Option(
+        False, "--version", callback=_version, is_eager=True, help="Show the version and exit."
+    ),
+) -> None:
+    """Inspect, plot and reorganise Trackio projects from the terminal."""
+
+
+app.command("analyze")(analyze)
+
+
+def _register_optional_commands() -> None:
+    # Commands added by later modules register themselves here, in help order.
+    from trackio_tool.commands import registry
+
+    for name, func in registry.commands():
+        app.command(name)(func)
+
+
+_register_optional_commands()
+
+
+def main() -> None:
+    """Console-script entry point: known errors -> one line on stderr, exit 1."""
+    from trackio_tool.errors import TrackioToolError
+
+    debug = bool(os.environ.get(DEBUG_ENV))
+    try:
+        app(prog_name="trackio-tool")
+    except TrackioToolError as exc:
+        if debug:
+            raise
+        _fail(str(exc))
+    except KeyboardInterrupt:
+        sys.stderr.write("interrupted\n")
+        sys.exit(130)
+    except BrokenPipeError:
+        # `trackio-tool analyze --json | head`: not an error worth a line.
+        sys.stderr.close()
+        sys.exit(0)
+    except Exception as exc:  # the boundary: never a traceback unless asked
+        if debug:
+            raise
+        _fail(f"unexpected {type(exc).__name__}: {exc} (set {DEBUG_ENV}=1 to see the traceback)")
+
+
+def _fail(message: str) -> None:
+    first = message.strip().splitlines()[0] if message.strip() else "failed"
+    sys.stderr.write(f"error: {first}\n")
+    sys.stderr.flush()
+    sys.exit(1)

@@ -1,0 +1,86 @@
+"""Options shared by several commands, declared once (``Annotated`` aliases)."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+
+
+def _source_from_line(ctx: typer.Context) -> list[str]:
+    # While completing `--run <TAB>` click leaves positionals unparsed in ctx.args
+    # (DEPENDENCIES.md §6), so look in both places.
+    found: list[str] = []
+    for name in ("sources", "source", "target"):
+        value = ctx.params.get(name)
+        if isinstance(value, str):
+            found.append(value)
+        elif isinstance(value, (list, tuple)):
+            found.extend(str(v) for v in value)
+    from_opt = ctx.params.get("from_")
+    if isinstance(from_opt, str):
+        found.append(from_opt)
+    found.extend(a for a in ctx.args if not a.startswith("-"))
+    out: list[str] = []
+    for item in found:
+        out.extend(p for p in item.split(",") if p)
+    return out
+
+
+def complete_run(ctx: typer.Context, incomplete: str) -> list[tuple[str, str]]:
+    """Run names from the local .db files given earlier on the command line.
+
+    Stdlib sqlite3 only: this runs on every TAB, so it must stay cheap.
+    """
+    results: dict[str, str] = {}
+    for src in _source_from_line(ctx):
+        if "://" in src:
+            continue
+        path = Path(src).expanduser()
+        if path.suffix != ".db" or not path.is_file():
+            continue
+        try:
+            con = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=1)
+            try:
+                rows = con.execute(
+                    "SELECT run_name, COUNT(*) FROM metrics WHERE run_name LIKE ? ESCAPE '\\'"
+                    " GROUP BY run_name ORDER BY MIN(id)",
+                    (incomplete.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%",),
+                ).fetchall()
+            finally:
+                con.close()
+        except sqlite3.Error:
+            continue
+        for name, n in rows:
+            results.setdefault(str(name), f"run in {path.stem} ({n} rows)")
+    return list(results.items())
+
+
+RunOpt = Annotated[
+    Optional[list[str]],  # noqa: UP045 - Typer needs Optional on 3.10
+    typer.Option(
+        "--run",
+        "-r",
+        help="Run name or id; repeat it or separate with commas (default: every run).",
+        autocompletion=complete_run,
+        show_default=False,
+    ),
+]
+MediaOpt = Annotated[
+    bool,
+    typer.Option("--media/--no-media", help="Include media files (counting, copying or deleting them)."),
+]
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON on stdout.")]
+QuietOpt = Annotated[
+    bool, typer.Option("--quiet", "-q", help="No progress bars or notes on stderr.")
+]
+RefreshOpt = Annotated[
+    bool,
+    typer.Option("--refresh", help="Fetch remote files again even if the download cache is current."),
+]
+DryRunOpt = Annotated[
+    bool, typer.Option("--dry-run", "-n", help="Show what would change and write nothing.")
+]

@@ -1,0 +1,59 @@
+"""Rendering: data on stdout (tables or JSON), progress and notes on stderr."""
+
+from __future__ import annotations
+
+import json
+import sys
+from typing import Any
+
+from rich.console import Console
+
+_stdout: Console | None = None
+_stderr: Console | None = None
+
+
+def out() -> Console:
+    global _stdout
+    if _stdout is None:
+        _stdout = Console(soft_wrap=False, highlight=False)
+    return _stdout
+
+
+def err() -> Console:
+    global _stderr
+    if _stderr is None:
+        _stderr = Console(stderr=True, highlight=False)
+    return _stderr
+
+
+def note(message: str, *, quiet: bool = False) -> None:
+    """A hint or warning for humans: stderr, never mixed into data."""
+    if not quiet:
+        err().print(message, markup=False)
+
+
+def print_json(data: Any) -> None:
+    # Plain print, not rich: JSON must be byte-exact for `| jq`.
+    sys.stdout.write(json.dumps(data, indent=2, ensure_ascii=False, allow_nan=False, default=str) + "\n")
+    sys.stdout.flush()
+
+
+def progress(*, quiet: bool, transient: bool = True):  # type: ignore[no-untyped-def]
+    """A rich progress bar on stderr, silent when quiet or stderr is not a terminal."""
+    from rich.progress import (
+        BarColumn,
+        DownloadColumn,
+        Progress,
+        TextColumn,
+        TimeRemainingColumn,
+    )
+
+    return Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        DownloadColumn(),
+        TimeRemainingColumn(),
+        console=err(),
+        transient=transient,
+        disable=quiet or not err().is_terminal,
+    )

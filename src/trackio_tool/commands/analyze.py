@@ -1,0 +1,148 @@
+"""``trackio-tool analyze``: what is in a project, run by run."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Optional
+
+import typer
+
+from trackio_tool.commands._options import JsonOpt, MediaOpt, QuietOpt, RefreshOpt, RunOpt
+
+SourcesArg = Annotated[
+    Optional[list[str]],  # noqa: UP045 - Typer needs Optional on 3.10
+    typer.Argument(
+        help="A .db or .parquet file, a static-export folder, a Trackio directory, a project"
+        " name in $TRACKIO_DIR, or a URL (hf://, ssh://, modal://, any fsspec URL)."
+        " Several may be given, also comma-separated. Default: every project in $TRACKIO_DIR.",
+        show_default=False,
+    ),
+]
+
+
+def analyze(
+    sources: SourcesArg = None,
+    run: RunOpt = None,
+    media: MediaOpt = True,
+    json_: JsonOpt = False,
+    refresh: RefreshOpt = False,
+    quiet: QuietOpt = False,
+) -> None:
+    """Summarise projects: rows, steps, times, metrics and media of every run.
+
+    Example: trackio-tool analyze ~/.cache/huggingface/trackio/myproj.db --run alpha,beta
+    """
+    from trackio_tool.commands import _output
+    from trackio_tool.sources import resolve_sources, split_source_args
+    from trackio_tool.store import open_project, summarize
+    from trackio_tool.store.select import split_selectors
+
+    selectors = split_selectors(run)
+    summaries = []
+    for files in resolve_sources(split_source_args(sources or [])):
+        with open_project(files, refresh=refresh, quiet=quiet or json_) as project:
+            summaries.append(summarize(project, runs=selectors, media=media, with_config=not json_))
+    if json_:
+        _output.print_json({"projects": [s.to_json() for s in summaries]})
+        return
+    for i, summary in enumerate(summaries):
+        if i:
+            _output.out().print()
+        render(summary)
+
+
+def _time(value: str | None, *, since: str | None = None) -> str:
+    """``2026-11-27 04:37:40``; only the time when ``since`` is the same day."""
+    if not value:
+        return "-"
+    text = value.replace("T", " ")[:19]
+    if since and since[:10] == value[:10]:
+        return text[11:]
+    return text
+
+
+def _zone(runs: Any) -> str:
+    stamps = [t for r in runs for t in (r.first, r.last) if t]
+    if stamps and all(t.endswith(("+00:00", "Z")) for t in stamps):
+        return " (UTC)"
+    if stamps and not any("+" in t[10:] or t.endswith("Z") for t in stamps):
+        return " (local)"
+    return ""
+
+
+def _steps(lo: int | None, hi: int | None) -> str:
+    return "-" if lo is None else f"{lo}..{hi}"
+
+
+def _config_text(config: dict[str, Any]) -> str:
+    items = [f"{k}={v}" for k, v in config.items() if not k.startswith("_")]
+    return ", ".join(items) if items else "(no user config)"
+
+
+def render(summary: Any) -> None:
+    from rich.table import Table
+
+    from trackio_tool.commands._output import out
+
+    console = out()
+    dup = summary.duplicate_names
+    everything = set(summary.metrics)
+    console.print(f"[bold]{summary.project}[/bold]  [dim]({summary.kind}: {summary.source})[/dim]")
+    console.print(
+        f"{summary.total_rows:,} rows, {len(summary.runs)} runs, {len(summary.metrics)} metrics: "
+        + (", ".join(summary.metrics) or "-"),
+        markup=False,
+    )
+    table = Table(header_style="bold", box=None, pad_edge=False)
+    width = max((len(r.name) for r in summary.runs), default=3)
+    table.add_column("Run", overflow="fold", min_width=min(width, 24))
+    if dup:
+        table.add_column("ID", min_width=8, no_wrap=True)
+    for col in ("Rows", "Steps"):
+        table.add_column(col, justify="right", no_wrap=True)
+    table.add_column("First" + _zone(summary.runs), no_wrap=True)
+    table.add_column("Last", no_wrap=True)
+    table.add_column("Metrics", justify="right", min_width=7, no_wrap=True)
+    media = any(r.media_files is not None for r in summary.runs)
+    system = any(r.system_rows for r in summary.runs)
+    alerts = any(r.alerts for r in summary.runs)
+    if media:
+        table.add_column("Media", justify="right", min_width=5, no_wrap=True)
+    if system:
+        table.add_column("System", justify="right", min_width=6, no_wrap=True)
+    if alerts:
+        table.add_column("Alerts", justify="right", min_width=6, no_wrap=True)
+    for r in summary.runs:
+        cells = [r.name]
+        if dup:
+            cells.append((r.id or "")[:8] if r.name in dup else "")
+        cells += [
+            f"{r.rows:,}",
+            _steps(r.step_min, r.step_max),
+            _time(r.first),
+            _time(r.last, since=r.first),
+            str(len(r.metrics)),
+        ]
+        if media:
+            cells.append("-" if r.media_files is None else str(r.media_files))
+        if system:
+            cells.append(str(r.system_rows))
+        if alerts:
+            cells.append(str(r.alerts))
+        table.add_row(*cells)
+    console.print(table)
+    # Per-run metric lists only where a run tracked less than the whole project.
+    partial = [r for r in summary.runs if set(r.metrics) != everything]
+    if partial:
+        console.print("[bold]Metrics not tracked by every run[/bold]")
+        for r in partial:
+            missing = sorted(everything - set(r.metrics))
+            console.print(f"  {_label(r, dup)}: all but {', '.join(missing)}", markup=False)
+    configs = [r for r in summary.runs if r.config]
+    if configs:
+        console.print("[bold]Configs[/bold]")
+        for r in configs:
+            console.print(f"  {_label(r, dup)}: {_config_text(r.config)}", markup=False)
+
+
+def _label(run: Any, dup: set[str]) -> str:
+    return f"{run.name} ({(run.id or '')[:8]})" if run.name in dup else run.name

@@ -1,0 +1,319 @@
+"""Find the Trackio projects behind a SOURCE string (TRACKIO_FORMATS.md §1, §7, §8)."""
+
+from __future__ import annotations
+
+import difflib
+import os
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
+
+from fsspec import AbstractFileSystem
+from fsspec.implementations.local import LocalFileSystem
+
+from trackio_tool.errors import (
+    NotATrackioFileError,
+    SourceError,
+    SourceNotFoundError,
+    SourcePermissionError,
+)
+
+Kind = Literal["sqlite", "parquet", "static"]
+
+# Parquet sidecars Trackio writes next to <project>.parquet (§7); the key is the
+# table they export. A file ending with one of these is never a project itself.
+PARQUET_SIDECARS: dict[str, str] = {
+    "_system": "system_metrics",
+    "_configs": "configs",
+    "_traces": "traces",
+    "_artifacts": "artifacts",
+    "_artifact_versions": "artifact_versions",
+    "_artifact_aliases": "artifact_aliases",
+    "_run_artifact_links": "run_artifact_links",
+    "_external_run_artifact_links": "external_run_artifact_links",
+}
+# Static exports keep the same tables under aux/<table>.parquet.
+STATIC_AUX_TABLES = (
+    "system_metrics",
+    "configs",
+    "traces",
+    "artifacts",
+    "artifact_versions",
+    "artifact_aliases",
+    "run_artifact_links",
+    "external_run_artifact_links",
+)
+
+_UNSAFE = re.compile(r"[^A-Za-z0-9_-]")
+
+
+def canonical_project_name(name: str) -> str:
+    """Trackio's file stem for a project name (``canonical_project_name``, 0.30+)."""
+    return _UNSAFE.sub("", name.rstrip()) or "default"
+
+
+def default_trackio_dir() -> Path:
+    """``$TRACKIO_DIR``, else ``$HF_HOME/trackio``, else ``~/.cache/huggingface/trackio``."""
+    if env := os.environ.get("TRACKIO_DIR"):
+        return Path(env).expanduser()
+    hf_home = os.environ.get("HF_HOME")
+    base = Path(hf_home).expanduser() if hf_home else Path.home() / ".cache" / "huggingface"
+    return base / "trackio"
+
+
+@dataclass(frozen=True)
+class ProjectFiles:
+    """Where one Trackio project's files live, on any fsspec filesystem."""
+
+    project: str
+    kind: Kind
+    fs: AbstractFileSystem = field(repr=False, compare=False)
+    path: str
+    """The ``.db`` file, the ``<project>.parquet`` file, or the static-export folder."""
+    source: str
+    """The SOURCE string this project came from (for messages and JSON)."""
+    media_dir: str | None
+    """Folder whose children are run-name folders (``media/<project>`` or static ``media``)."""
+    companions: dict[str, str] = field(default_factory=dict, compare=False)
+    """Parquet tables next to the metrics parquet: table name -> path."""
+    runs_json: str | None = None
+    url_prefix: str = ""
+    """How to print paths on this filesystem (``""`` for local, ``ssh://host`` ...)."""
+
+    @property
+    def is_local(self) -> bool:
+        return isinstance(self.fs, LocalFileSystem)
+
+    @property
+    def display(self) -> str:
+        return self.url_prefix + self.path if self.url_prefix else self.path
+
+    def local_sqlite_path(self, *, refresh: bool = False, quiet: bool = True) -> Path:
+        """A local path SQLite can open read-only in place (with its ``-wal``).
+
+        Local files are used where they are; remote ones are fetched into the
+        download cache together with their ``-wal`` (``sources.remote``).
+        """
+        if self.kind != "sqlite":
+            raise TypeError("only sqlite projects have a database file")
+        if self.is_local:
+            return Path(self.path)
+        from trackio_tool.sources.remote import fetch_sqlite
+
+        return fetch_sqlite(self, refresh=refresh, quiet=quiet)
+
+
+def split_source_args(values: Iterable[str]) -> list[str]:
+    """Accept the seed's ``a.db,b.db`` form as well as repeated arguments.
+
+    A comma inside a URL's query or a path that exists as such is kept whole.
+    """
+    out: list[str] = []
+    for value in values:
+        if "," in value and not Path(value).expanduser().exists():
+            out.extend(part for part in (p.strip() for p in value.split(",")) if part)
+        elif value.strip():
+            out.append(value.strip())
+    return out
+
+
+def resolve_sources(
+    specs: Sequence[str], *, trackio_dir: Path | None = None
+) -> list[ProjectFiles]:
+    """Every project behind ``specs`` (no spec: every project in TRACKIO_DIR)."""
+    tdir = trackio_dir or default_trackio_dir()
+    if not specs:
+        if not tdir.is_dir():
+            raise SourceNotFoundError(
+                f"no SOURCE given and the Trackio directory {tdir} does not exist;"
+                " pass a .db/.parquet file, a folder, or set TRACKIO_DIR"
+            )
+        return _resolve_path(str(tdir), _local_fs(), source=str(tdir), url_prefix="")
+    out: list[ProjectFiles] = []
+    seen: set[tuple[str, str]] = set()
+    for spec in specs:
+        for pf in _resolve_one(spec, tdir):
+            key = (pf.url_prefix, pf.path)
+            if key not in seen:
+                seen.add(key)
+                out.append(pf)
+    return out
+
+
+def _local_fs() -> LocalFileSystem:
+    return LocalFileSystem()
+
+
+def _resolve_one(spec: str, tdir: Path) -> list[ProjectFiles]:
+    from trackio_tool.sources.remote import is_url, open_url
+
+    if is_url(spec):
+        fs, path, prefix = open_url(spec)
+        return _resolve_path(path, fs, source=spec, url_prefix=prefix)
+    path = Path(spec).expanduser()
+    if path.exists() or os.path.lexists(path):
+        return _resolve_path(os.path.abspath(path), _local_fs(), source=spec, url_prefix="")
+    # A bare project name (no separator, no known suffix) is looked up in TRACKIO_DIR.
+    if os.sep not in spec and "/" not in spec and path.suffix not in (".db", ".parquet"):
+        for suffix in (".db", ".parquet"):
+            candidate = tdir / f"{canonical_project_name(spec)}{suffix}"
+            if candidate.exists():
+                return _resolve_path(str(candidate), _local_fs(), source=spec, url_prefix="")
+        known = sorted(p.stem for p in tdir.glob("*.db")) if tdir.is_dir() else []
+        hint = _close(spec, known)
+        raise SourceNotFoundError(
+            f"no such file or project: {spec!r} (looked for {tdir}/{canonical_project_name(spec)}.db)"
+            + (f"; did you mean {hint}?" if hint else "")
+        )
+    raise SourceNotFoundError(f"no such file or directory: {spec}")
+
+
+def _close(word: str, choices: Sequence[str]) -> str:
+    matches = difflib.get_close_matches(word, choices, n=3, cutoff=0.5)
+    return ", ".join(repr(m) for m in matches)
+
+
+def _info(fs: AbstractFileSystem, path: str) -> dict[str, object]:
+    try:
+        return fs.info(path)
+    except FileNotFoundError as exc:
+        raise SourceNotFoundError(f"no such file or directory: {path}") from exc
+    except PermissionError as exc:
+        raise SourcePermissionError(f"permission denied: {path}") from exc
+
+
+def _resolve_path(
+    path: str, fs: AbstractFileSystem, *, source: str, url_prefix: str
+) -> list[ProjectFiles]:
+    path = path.rstrip("/") or "/"
+    info = _info(fs, path)
+    if info.get("type") == "directory":
+        return _resolve_dir(path, fs, source=source, url_prefix=url_prefix)
+    name = path.rsplit("/", 1)[-1]
+    parent = path.rsplit("/", 1)[0] if "/" in path else ""
+    if name.endswith(".db"):
+        project = name[: -len(".db")]
+        return [
+            ProjectFiles(
+                project=project,
+                kind="sqlite",
+                fs=fs,
+                path=path,
+                source=source,
+                media_dir=_join(parent, "media", project),
+                url_prefix=url_prefix,
+            )
+        ]
+    if name.endswith(".parquet"):
+        stem = name[: -len(".parquet")]
+        if stem == "metrics" and fs.exists(_join(parent, "runs.json")):
+            return _resolve_dir(parent, fs, source=source, url_prefix=url_prefix)
+        for suffix in PARQUET_SIDECARS:
+            if stem.endswith(suffix) and fs.exists(_join(parent, stem[: -len(suffix)] + ".parquet")):
+                main = stem[: -len(suffix)] + ".parquet"
+                raise NotATrackioFileError(
+                    f"{name} is a companion file of {main}; pass {_join(parent, main)} instead"
+                )
+        return [_parquet_project(fs, parent, stem, source=source, url_prefix=url_prefix)]
+    raise NotATrackioFileError(
+        f"{source} is not a Trackio project file: expected a .db or .parquet file,"
+        " a static-export folder, or a Trackio directory"
+    )
+
+
+def _parquet_project(
+    fs: AbstractFileSystem, parent: str, stem: str, *, source: str, url_prefix: str
+) -> ProjectFiles:
+    try:
+        siblings = {p.rsplit("/", 1)[-1] for p in fs.ls(parent, detail=False)} if parent else set()
+    except (FileNotFoundError, PermissionError):
+        siblings = set()
+    companions = {
+        table: _join(parent, f"{stem}{suffix}.parquet")
+        for suffix, table in PARQUET_SIDECARS.items()
+        if f"{stem}{suffix}.parquet" in siblings
+    }
+    return ProjectFiles(
+        project=stem,
+        kind="parquet",
+        fs=fs,
+        path=_join(parent, f"{stem}.parquet"),
+        source=source,
+        media_dir=_join(parent, "media", stem),
+        companions=companions,
+        url_prefix=url_prefix,
+    )
+
+
+def _resolve_dir(
+    path: str, fs: AbstractFileSystem, *, source: str, url_prefix: str
+) -> list[ProjectFiles]:
+    try:
+        entries = fs.ls(path, detail=True)
+    except PermissionError as exc:
+        raise SourcePermissionError(f"permission denied: {path}") from exc
+    names = {str(e["name"]).rstrip("/").rsplit("/", 1)[-1]: e for e in entries}
+    if "metrics.parquet" in names:
+        return [_static_project(fs, path, names, source=source, url_prefix=url_prefix)]
+    files = sorted(n for n, e in names.items() if e.get("type") != "directory")
+    projects: list[ProjectFiles] = []
+    db_stems = {n[: -len(".db")] for n in files if n.endswith(".db")}
+    for stem in sorted(db_stems):
+        projects.extend(_resolve_path(_join(path, f"{stem}.db"), fs, source=source, url_prefix=url_prefix))
+    for n in files:
+        if not n.endswith(".parquet"):
+            continue
+        stem = n[: -len(".parquet")]
+        if stem in db_stems or any(
+            stem.endswith(s) and f"{stem[: -len(s)]}.parquet" in names for s in PARQUET_SIDECARS
+        ):
+            continue  # the .db is authoritative; sidecars belong to their project
+        projects.append(_parquet_project(fs, path, stem, source=source, url_prefix=url_prefix))
+    if not projects:
+        # A Hub bucket or Space keeps TRACKIO_DIR under trackio/ (§8).
+        if "trackio" in names and names["trackio"].get("type") == "directory":
+            return _resolve_dir(_join(path, "trackio"), fs, source=source, url_prefix=url_prefix)
+        raise SourceError(
+            f"no Trackio projects in {url_prefix}{path}: it has no .db or .parquet files"
+            " and no metrics.parquet (static export)"
+        )
+    return projects
+
+
+def _static_project(
+    fs: AbstractFileSystem,
+    path: str,
+    names: dict[str, dict[str, object]],
+    *,
+    source: str,
+    url_prefix: str,
+) -> ProjectFiles:
+    companions: dict[str, str] = {}
+    if "aux" in names:
+        try:
+            aux = {p.rsplit("/", 1)[-1] for p in fs.ls(_join(path, "aux"), detail=False)}
+        except FileNotFoundError:
+            aux = set()
+        companions = {t: _join(path, "aux", f"{t}.parquet") for t in STATIC_AUX_TABLES if f"{t}.parquet" in aux}
+    project = path.rstrip("/").rsplit("/", 1)[-1] or "static"
+    return ProjectFiles(
+        project=project,
+        kind="static",
+        fs=fs,
+        path=path,
+        source=source,
+        media_dir=_join(path, "media"),
+        companions=companions,
+        runs_json=_join(path, "runs.json") if "runs.json" in names else None,
+        url_prefix=url_prefix,
+    )
+
+
+def _join(*parts: str) -> str:
+    head = parts[0].rstrip("/")
+    rest = "/".join(p.strip("/") for p in parts[1:] if p)
+    if not head:
+        return rest
+    return f"{head}/{rest}" if rest else head

@@ -1,0 +1,241 @@
+"""Trackio's JSON payloads, decoded the way every version wrote them (TRACKIO_FORMATS.md §4).
+
+Rules: payloads are TEXT or BLOB; non-finite floats are bare ``NaN``/``Infinity``
+tokens (<= 0.4) or the strings ``"NaN"``/``"Infinity"``/``"-Infinity"`` (0.3.3+,
+at any depth since 0.24); nested dicts stay nested; integers are exact (2**53+1
+survives).
+
+The vectorised path decodes every leaf as *text* with polars' JSON decoder and
+types it afterwards, so one schema copes with ints, floats, the NaN strings and
+huge integers alike. Only rows whose shape the fast path cannot vouch for
+(nested values, escaped characters) go through Python's parser, and only to
+learn their keys and nested schema.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+import orjson
+import polars as pl
+
+NONFINITE: dict[str, float] = {"NaN": math.nan, "Infinity": math.inf, "-Infinity": -math.inf}
+# Quote bare tokens (json.dumps of trackio <= 0.4) so strict decoders accept them;
+# trackio's own "NaN" strings are preceded by a quote and left alone.
+_BARE_TOKEN = r'([:\[,]\s*)(-?(?:NaN|Infinity))'
+# A key token in a row known to be flat and escape-free (see ``flat_mask``).
+_FLAT_KEY = r'"([^"\\]*)"\s*:'
+_INT_TEXT = r"^-?[0-9]+$"
+
+
+def map_nonfinite(value: Any) -> Any:
+    """Replace trackio's "NaN"/"Infinity"/"-Infinity" strings by floats, at any depth."""
+    if isinstance(value, str):
+        return NONFINITE.get(value, value)
+    if isinstance(value, dict):
+        return {k: map_nonfinite(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [map_nonfinite(v) for v in value]
+    return value
+
+
+def loads(raw: bytes | str | None) -> Any:
+    """Decode one payload exactly (reference implementation and slow path)."""
+    if raw is None:
+        return None
+    try:
+        value = orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        # Bare NaN/Infinity tokens (trackio <= 0.4): the stdlib parser accepts them.
+        value = json.loads(raw)
+    return map_nonfinite(value)
+
+
+def as_text(col: pl.Expr) -> pl.Expr:
+    """A payload column (Binary or String) as String, bare tokens quoted."""
+    text = col.cast(pl.String)
+    has_token = text.str.contains("NaN", literal=True) | text.str.contains("Infinity", literal=True)
+    return (
+        pl.when(has_token)
+        .then(text.str.replace_all(_BARE_TOKEN, r'${1}"${2}"'))
+        .otherwise(text)
+    )
+
+
+def flat_mask(text: pl.Expr) -> pl.Expr:
+    """Rows whose every ``"...":`` token is a top-level key.
+
+    One ``{``, no ``[`` and no backslash means: no nested object or list, and no
+    string can contain a quote, so a key regex cannot be fooled.
+    """
+    return (
+        (text.str.count_matches("{", literal=True) == 1)
+        & ~text.str.contains("[", literal=True)
+        & ~text.str.contains("\\", literal=True)
+    )
+
+
+def top_level_keys(frame: pl.DataFrame, *, key: str, text: str) -> pl.DataFrame:
+    """Distinct ``(key, metric)`` pairs: the top-level JSON keys each run logged.
+
+    ``frame`` holds a run-key column and a payload column (String). Flat rows
+    are handled by one regex pass; the rest are parsed exactly.
+    """
+    flat = flat_mask(pl.col(text))
+    fast = (
+        frame.lazy()
+        .filter(flat)
+        .select(pl.col(key), pl.col(text).str.extract_all(_FLAT_KEY).alias("metric"))
+        .explode("metric")
+        .drop_nulls("metric")
+        .with_columns(pl.col("metric").str.slice(1).str.replace(r'"\s*:$', ""))
+        .unique()
+        .collect()
+    )
+    slow = frame.filter(~flat)
+    pairs: set[tuple[str, str]] = set()
+    if slow.height:
+        for run, raw in zip(slow.get_column(key).to_list(), slow.get_column(text).to_list()):
+            value = loads(raw)
+            if isinstance(value, dict):
+                pairs.update((run, k) for k in value)
+    extra = pl.DataFrame(
+        {key: [p[0] for p in pairs], "metric": [p[1] for p in pairs]},
+        schema={key: frame.schema[key], "metric": pl.String},
+    )
+    return pl.concat([fast.select(key, "metric"), extra]).unique()
+
+
+def infer_dtype(values: Iterable[Any]) -> pl.DataType | None:
+    """A polars dtype that decodes all ``values`` with leaves as String.
+
+    Returns None when the values mix objects with scalars or lists (such a key
+    is decoded through Python instead).
+    """
+    kinds: set[str] = set()
+    children: dict[str, list[Any]] = {}
+    items: list[Any] = []
+    for v in values:
+        if v is None:
+            continue
+        if isinstance(v, dict):
+            kinds.add("dict")
+            for k, sub in v.items():
+                children.setdefault(k, []).append(sub)
+        elif isinstance(v, list):
+            kinds.add("list")
+            items.extend(v)
+        else:
+            kinds.add("scalar")
+    if not kinds or kinds == {"scalar"}:
+        return pl.String()
+    if kinds == {"dict"}:
+        fields: dict[str, pl.DataType] = {}
+        for k, subs in children.items():
+            dt = infer_dtype(subs)
+            if dt is None:
+                return None
+            fields[k] = dt
+        return pl.Struct(fields)
+    if kinds == {"list"}:
+        inner = infer_dtype(items)
+        return pl.List(inner) if inner is not None else None
+    return None
+
+
+def _raw_schema(raw_values: Mapping[str, list[Any]], flat_keys: Iterable[str]) -> dict[str, pl.DataType | None]:
+    schema: dict[str, pl.DataType | None] = {k: pl.String() for k in flat_keys}
+    for k, vals in raw_values.items():
+        dt = infer_dtype([*vals, *([None] if k in schema else [])])
+        if k in schema and dt is not None and not isinstance(dt, pl.String):
+            # The key is a scalar in flat rows and nested elsewhere: mixed shapes.
+            dt = None
+        schema[k] = dt
+    return schema
+
+
+def decode_payloads(text: pl.Series) -> pl.DataFrame:
+    """Decode a column of JSON objects into one column per top-level key.
+
+    Leaves come back as text (``"0.5"``, ``"NaN"``, ``"warmup"``, ``"true"``);
+    nested objects as Struct, lists as List. ``type_leaves`` turns them into
+    numbers. Keys whose shape varies between rows fall back to Python decoding.
+    """
+    frame = pl.DataFrame({"t": text.cast(pl.String)}).with_columns(as_text(pl.col("t")).alias("t"))
+    flat = frame.get_column("t").to_frame().select(flat_mask(pl.col("t"))).to_series()
+    flat_keys = (
+        frame.filter(flat)
+        .select(pl.col("t").str.extract_all(_FLAT_KEY).explode().drop_nulls().unique())
+        .to_series()
+        .str.slice(1)
+        .str.replace(r'"\s*:$', "")
+        .to_list()
+    )
+    nested_rows = frame.filter(~flat).get_column("t").to_list()
+    raw_values: dict[str, list[Any]] = {}
+    for raw in nested_rows:
+        value = orjson.loads(raw) if raw is not None else None
+        if isinstance(value, dict):
+            for k, v in value.items():
+                raw_values.setdefault(k, []).append(v)
+    schema = _raw_schema(raw_values, flat_keys)
+    good = {k: dt for k, dt in schema.items() if dt is not None}
+    columns: list[pl.Series] = []
+    if good:
+        decoded = frame.get_column("t").str.json_decode(pl.Struct(good)).struct.unnest()
+        columns.extend(decoded.get_columns())
+    for k in (k for k, dt in schema.items() if dt is None):
+        # Mixed shapes: keep the exact Python value (decoded NaN rules applied).
+        vals = [(loads(r) or {}).get(k) if r is not None else None for r in frame.get_column("t").to_list()]
+        columns.append(pl.Series(k, [json.dumps(v) if isinstance(v, (dict, list)) else v for v in vals], dtype=pl.Object))
+    return pl.DataFrame(columns) if columns else pl.DataFrame(schema={})
+
+
+def type_leaf(s: pl.Series) -> pl.Series | None:
+    """Text leaf -> Int64 when every value is an integer, Float64 when any is numeric.
+
+    ``"NaN"``/``"Infinity"``/``"-Infinity"`` become nan/inf. A leaf with no
+    numeric value at all (strings, booleans) is not a series: None. In a leaf
+    mixing numbers and strings the strings become gaps.
+    """
+    if s.dtype != pl.String:
+        return None
+    present = s.drop_nulls()
+    if present.is_empty():
+        return None
+    if present.str.contains(_INT_TEXT).all():
+        as_int = s.cast(pl.Int64, strict=False)
+        if as_int.null_count() == s.null_count():
+            return as_int
+    as_float = s.cast(pl.Float64, strict=False)
+    if as_float.null_count() == len(as_float):
+        return None
+    return as_float
+
+
+def flatten_numeric(frame: pl.DataFrame, *, sep: str = "/") -> pl.DataFrame:
+    """Numeric leaves of decoded payloads as ``parent/child`` columns.
+
+    Media, tables and histograms (objects with ``_type``), lists and strings are
+    skipped: they are not series one can plot.
+    """
+    out: list[pl.Series] = []
+
+    def visit(name: str, s: pl.Series) -> None:
+        if isinstance(s.dtype, pl.Struct):
+            fields = [f.name for f in s.dtype.fields]
+            if "_type" in fields:
+                return
+            for f in fields:
+                visit(f"{name}{sep}{f}", s.struct.field(f))
+            return
+        typed = type_leaf(s)
+        if typed is not None:
+            out.append(typed.alias(name))
+
+    for col in frame.get_columns():
+        visit(col.name, col)
+    return pl.DataFrame(out) if out else pl.DataFrame(schema={})

@@ -1,0 +1,188 @@
+"""Read Trackio parquet exports: ``<project>.parquet`` + sidecars, and static exports (§7).
+
+Exports are wide: one column per top-level metric key, nested dicts as struct
+columns. Which version wrote them shows in the data: <= 0.23 turned NaN into
+null and ints with gaps into doubles; 0.2.2-0.2.3 kept the raw JSON column.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from typing import Any
+
+import polars as pl
+
+from trackio_tool.errors import CorruptFileError, NotATrackioFileError, SourcePermissionError
+from trackio_tool.sources import ProjectFiles
+from trackio_tool.store import _decode
+from trackio_tool.store.sqlite import STRUCTURAL
+
+
+def read_parquet_file(pf: ProjectFiles, path: str, *, what: str) -> pl.DataFrame:
+    """A parquet file on any filesystem, with errors in one line."""
+    try:
+        with pf.fs.open(path, "rb") as fh:
+            return pl.read_parquet(fh)
+    except FileNotFoundError as exc:
+        raise NotATrackioFileError(f"{what} not found: {pf.url_prefix}{path}") from exc
+    except PermissionError as exc:
+        raise SourcePermissionError(f"permission denied: cannot read {pf.url_prefix}{path}") from exc
+    except (pl.exceptions.ComputeError, OSError, ValueError) as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise CorruptFileError(f"{pf.url_prefix}{path} is not a readable parquet file ({first})") from exc
+
+
+class ParquetReader:
+    """A parquet or static-export project held in memory as polars frames."""
+
+    def __init__(self, pf: ProjectFiles) -> None:
+        self.pf = pf
+        metrics_path = f"{pf.path.rstrip('/')}/metrics.parquet" if pf.kind == "static" else pf.path
+        self.label = pf.url_prefix + metrics_path
+        frame = read_parquet_file(pf, metrics_path, what="metrics parquet")
+        if "run_name" not in frame.columns:
+            raise NotATrackioFileError(
+                f"{self.label} is not a Trackio export: it has no run_name column"
+            )
+        if "metrics" in frame.columns and frame.schema["metrics"] in (pl.String, pl.Binary):
+            # 0.2.2-0.2.3 exports kept the JSON payload column: expand it like a DB.
+            decoded = _decode.decode_payloads(frame.get_column("metrics"))
+            frame = pl.concat([frame.drop("metrics"), decoded], how="horizontal")
+        self.metrics = frame
+        self._side: dict[str, pl.DataFrame] = {}
+        self.companions = dict(pf.companions)
+
+    @property
+    def run_key_column(self) -> str:
+        return "run_id" if "run_id" in self.metrics.columns else "run_name"
+
+    @property
+    def metric_columns(self) -> list[str]:
+        return [c for c in self.metrics.columns if c not in STRUCTURAL]
+
+    def side(self, table: str) -> pl.DataFrame | None:
+        if table not in self.companions:
+            return None
+        if table not in self._side:
+            self._side[table] = read_parquet_file(self.pf, self.companions[table], what=f"{table} parquet")
+        return self._side[table]
+
+    def _key_expr(self) -> pl.Expr:
+        return pl.col(self.run_key_column).cast(pl.String).alias("run_key")
+
+    def run_index(self) -> pl.DataFrame:
+        m = self.metrics.with_row_index("_row")
+        step = pl.col("step") if "step" in m.columns else pl.lit(None, dtype=pl.Int64)
+        ts = pl.col("timestamp").cast(pl.String) if "timestamp" in m.columns else pl.lit(None, dtype=pl.String)
+        rid = pl.col("run_id").cast(pl.String) if "run_id" in m.columns else pl.lit(None, dtype=pl.String)
+        return (
+            m.group_by(self._key_expr(), pl.col("run_name").cast(pl.String))
+            .agg(
+                rid.first().alias("run_id"),
+                pl.len().cast(pl.Int64).alias("rows"),
+                step.min().cast(pl.Int64).alias("step_min"),
+                step.max().cast(pl.Int64).alias("step_max"),
+                ts.min().alias("first"),
+                ts.max().alias("last"),
+                pl.col("_row").min().alias("_first_row"),
+            )
+            .sort("_first_row")
+            .select("run_key", "run_id", "run_name", "rows", "step_min", "step_max", "first", "last")
+        )
+
+    def metric_keys(self, run_keys: Sequence[str] | None = None) -> pl.DataFrame:
+        """Columns with at least one non-null value, per run."""
+        cols = self.metric_columns
+        frame = self.metrics.select(self._key_expr(), *cols)
+        if run_keys is not None:
+            frame = frame.filter(pl.col("run_key").is_in(list(run_keys)))
+        if not cols:
+            return pl.DataFrame(schema={"run_key": pl.String, "metric": pl.String})
+        present = frame.group_by("run_key").agg(pl.col(c).is_not_null().any() for c in cols)
+        return (
+            present.unpivot(index="run_key", variable_name="metric", value_name="present")
+            .filter(pl.col("present"))
+            .select("run_key", "metric")
+        )
+
+    def _side_key(self, side: pl.DataFrame) -> str:
+        return "run_id" if "run_id" in side.columns and self.run_key_column == "run_id" else "run_name"
+
+    def side_counts(self, table: str) -> pl.DataFrame:
+        schema = {"run_key": pl.String, "n": pl.Int64}
+        side = self.side(table)
+        if side is None or not side.height:
+            return pl.DataFrame(schema=schema)
+        key = self._side_key(side)
+        if key not in side.columns:
+            return pl.DataFrame(schema=schema)
+        return side.group_by(pl.col(key).cast(pl.String).alias("run_key")).agg(
+            pl.len().cast(pl.Int64).alias("n")
+        )
+
+    def read_numeric(self, run_keys: Sequence[str] | None = None, *, table: str = "metrics") -> pl.DataFrame:
+        if table == "metrics":
+            frame = self.metrics.with_columns(self._key_expr())
+        else:
+            side = self.side(table)
+            if side is None:
+                return pl.DataFrame(schema={"run_key": pl.String, "step": pl.Int64, "timestamp": pl.String})
+            frame = side.with_columns(pl.col(self._side_key(side)).cast(pl.String).alias("run_key"))
+        if run_keys is not None:
+            frame = frame.filter(pl.col("run_key").is_in(list(run_keys)))
+        base = frame.select(
+            "run_key",
+            (pl.col("step").cast(pl.Int64) if "step" in frame.columns else pl.lit(None, dtype=pl.Int64)).alias("step"),
+            (pl.col("timestamp").cast(pl.String) if "timestamp" in frame.columns else pl.lit(None, dtype=pl.String)).alias("timestamp"),
+        )
+        values = frame.select(c for c in frame.columns if c not in STRUCTURAL and c != "run_key")
+        numeric = _numeric_columns(values)
+        return pl.concat([base, numeric], how="horizontal") if numeric.width else base
+
+    def configs(self) -> dict[str, dict[str, Any]]:
+        side = self.side("configs")
+        if side is None:
+            return {}
+        key = self._side_key(side)
+        out: dict[str, dict[str, Any]] = {}
+        structural = STRUCTURAL | {"created_at"}
+        for row in side.iter_rows(named=True):  # one row per run: tiny
+            out[str(row[key])] = {k: v for k, v in row.items() if k not in structural and v is not None}
+        return out
+
+    def runs_json(self) -> list[dict[str, Any]] | None:
+        if not self.pf.runs_json:
+            return None
+        try:
+            with self.pf.fs.open(self.pf.runs_json, "rb") as fh:
+                value = json.loads(fh.read())
+        except (OSError, ValueError):
+            return None
+        return value if isinstance(value, list) else None
+
+
+def _numeric_columns(frame: pl.DataFrame) -> pl.DataFrame:
+    out: list[pl.Series] = []
+
+    def visit(name: str, s: pl.Series) -> None:
+        dt = s.dtype
+        if isinstance(dt, pl.Struct):
+            fields = [f.name for f in dt.fields]
+            if "_type" in fields:
+                return
+            for f in fields:
+                visit(f"{name}/{f}", s.struct.field(f))
+        elif dt.is_integer():
+            out.append(s.cast(pl.Int64).alias(name))
+        elif dt.is_float():
+            out.append(s.cast(pl.Float64).alias(name))
+        elif dt == pl.String:
+            typed = _decode.type_leaf(s)
+            # A string column is a series only when it is mostly numbers (e.g. "NaN" strings).
+            if typed is not None and typed.null_count() <= s.null_count() + len(s) // 2:
+                out.append(typed.alias(name))
+
+    for col in frame.get_columns():
+        visit(col.name, col)
+    return pl.DataFrame(out) if out else pl.DataFrame(schema={})

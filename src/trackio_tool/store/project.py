@@ -1,0 +1,103 @@
+"""One Trackio project, whatever its on-disk form, behind one small API."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import polars as pl
+
+from trackio_tool.sources import ProjectFiles
+from trackio_tool.store.parquet import ParquetReader
+from trackio_tool.store.sqlite import SqliteReader
+
+RUN_INDEX_SCHEMA = {
+    "run_key": pl.String,
+    "run_id": pl.String,
+    "run_name": pl.String,
+    "rows": pl.Int64,
+    "step_min": pl.Int64,
+    "step_max": pl.Int64,
+    "first": pl.String,
+    "last": pl.String,
+}
+
+
+class Project:
+    """A read-only view of a project: runs, their keys, values and media.
+
+    ``run_key`` identifies a run inside a project: its run_id where the files
+    have one, else its name (two runs may share a name since Trackio 0.24).
+    """
+
+    def __init__(self, files: ProjectFiles, *, refresh: bool = False, quiet: bool = True) -> None:
+        self.files = files
+        self.reader: SqliteReader | ParquetReader
+        if files.kind == "sqlite":
+            path = files.local_sqlite_path(refresh=refresh, quiet=quiet)
+            self.reader = SqliteReader(path, label=files.display)
+        else:
+            self.reader = ParquetReader(files)
+        self._index: pl.DataFrame | None = None
+
+    @property
+    def name(self) -> str:
+        return self.files.project
+
+    @property
+    def source(self) -> str:
+        return self.files.display
+
+    @property
+    def has_run_ids(self) -> bool:
+        return self.reader.run_key_column == "run_id"
+
+    def close(self) -> None:
+        if isinstance(self.reader, SqliteReader):
+            self.reader.close()
+
+    def __enter__(self) -> Project:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def run_index(self) -> pl.DataFrame:
+        if self._index is None:
+            self._index = self.reader.run_index().cast(RUN_INDEX_SCHEMA)  # type: ignore[arg-type]
+        return self._index
+
+    def metric_keys(self, run_keys: Sequence[str] | None = None) -> pl.DataFrame:
+        return self.reader.metric_keys(run_keys)
+
+    def side_counts(self, table: str) -> pl.DataFrame:
+        return self.reader.side_counts(table)
+
+    def read_numeric(self, run_keys: Sequence[str] | None = None, *, table: str = "metrics") -> pl.DataFrame:
+        return self.reader.read_numeric(run_keys, table=table)
+
+    def configs(self) -> dict[str, dict[str, Any]]:
+        return self.reader.configs()
+
+    def media_counts(self) -> dict[str, int]:
+        """Files under each run-name folder of the media dir, from one recursive listing."""
+        media = self.files.media_dir
+        fs = self.files.fs
+        if not media:
+            return {}
+        try:
+            found = fs.find(media, withdirs=False)
+        except (FileNotFoundError, NotADirectoryError):
+            return {}
+        prefix = media.rstrip("/") + "/"
+        counts: dict[str, int] = {}
+        for path in found:
+            rel = str(path)[len(prefix) :] if str(path).startswith(prefix) else str(path)
+            run = rel.split("/", 1)[0]
+            if "/" in rel:
+                counts[run] = counts.get(run, 0) + 1
+        return counts
+
+
+def open_project(files: ProjectFiles, *, refresh: bool = False, quiet: bool = True) -> Project:
+    return Project(files, refresh=refresh, quiet=quiet)

@@ -1,0 +1,73 @@
+"""Pick runs by name or id (``--run``), with helpful errors."""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Iterable, Sequence
+
+import polars as pl
+
+from trackio_tool.errors import AmbiguousRunError, RunNotFoundError
+
+
+def split_selectors(values: Iterable[str] | None) -> list[str]:
+    """``--run a,b --run c`` -> ``["a", "b", "c"]`` (the seed's comma form too)."""
+    out: list[str] = []
+    for v in values or ():
+        out.extend(p.strip() for p in v.split(",") if p.strip())
+    return out
+
+
+def match(index: pl.DataFrame, selector: str) -> pl.DataFrame:
+    """Runs of one project a selector names: exact name, exact id, or unique id prefix (>= 6 chars)."""
+    by_name = index.filter(pl.col("run_name") == selector)
+    if by_name.height:
+        return by_name
+    by_id = index.filter(pl.col("run_id") == selector)
+    if by_id.height:
+        return by_id
+    if len(selector) >= 6:
+        by_prefix = index.filter(pl.col("run_id").str.starts_with(selector))
+        if by_prefix.height == 1:
+            return by_prefix
+    return index.clear()
+
+
+def suggestions(selector: str, names: Iterable[str]) -> str:
+    close = difflib.get_close_matches(selector, sorted(set(names)), n=3, cutoff=0.4)
+    return ", ".join(repr(c) for c in close)
+
+
+def not_found(selector: str, names: Iterable[str], where: str) -> RunNotFoundError:
+    names = list(names)
+    hint = suggestions(selector, names)
+    tail = f"; closest: {hint}" if hint else (f"; runs: {', '.join(sorted(set(names))[:8])}" if names else "; it has no runs")
+    return RunNotFoundError(f"no run {selector!r} in {where}{tail}")
+
+
+def select_runs(
+    index: pl.DataFrame,
+    selectors: Sequence[str],
+    *,
+    where: str,
+    unique: bool = False,
+) -> list[str]:
+    """Run keys named by ``selectors`` (all runs when empty), in index order.
+
+    ``unique=True`` (for writes) refuses a bare name that matches several runs
+    and lists their ids, so the user can pick one.
+    """
+    if not selectors:
+        return index.get_column("run_key").to_list()
+    chosen: set[str] = set()
+    for sel in selectors:
+        hit = match(index, sel)
+        if not hit.height:
+            raise not_found(sel, index.get_column("run_name").to_list(), where)
+        if unique and hit.height > 1:
+            ids = ", ".join(str(i) for i in hit.get_column("run_id").to_list())
+            raise AmbiguousRunError(
+                f"{hit.height} runs in {where} are named {sel!r} (ids {ids}); select one by its id"
+            )
+        chosen.update(hit.get_column("run_key").to_list())
+    return [k for k in index.get_column("run_key").to_list() if k in chosen]

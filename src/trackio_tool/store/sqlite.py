@@ -1,0 +1,248 @@
+"""Read a Trackio SQLite project, whatever version wrote it (TRACKIO_FORMATS.md §2-4, §10).
+
+The database is opened read-only *in place* (``mode=ro``), so rows that still
+live only in ``-wal`` are seen and nothing is written. Summaries are SQL
+aggregates; payloads are only read when a command needs their keys or values.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import shutil
+import sqlite3
+import tempfile
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+import polars as pl
+
+from trackio_tool.errors import CorruptFileError, NotATrackioFileError, SourcePermissionError
+from trackio_tool.store import _decode
+
+RUN_TABLES = ("metrics", "configs", "system_metrics", "alerts", "traces")
+STRUCTURAL = frozenset({"id", "run_id", "run_name", "step", "timestamp", "log_id", "space_id"})
+CHUNK_ROWS = 50_000
+_SQLITE_MAGIC = b"SQLite format 3\x00"
+
+
+def _q(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+class SqliteReader:
+    """One read-only connection to a project database, plus its layout."""
+
+    def __init__(self, path: Path, *, label: str | None = None) -> None:
+        self.path = Path(path)
+        self.label = label or str(path)
+        self._tmp: tempfile.TemporaryDirectory[str] | None = None
+        self._check_header()
+        self.con = self._connect(self.path)
+        try:
+            self.columns = self._layout()
+        except sqlite3.OperationalError as exc:
+            if "unable to open" not in str(exc) and "readonly" not in str(exc):
+                raise self._translate(exc) from exc
+            # A WAL database in a folder we may not write to: SQLite cannot
+            # create the -shm it needs, so read a private copy (db + wal) instead.
+            self.con.close()
+            self.con = self._connect(self._private_copy())
+            self.columns = self._layout()
+        except sqlite3.DatabaseError as exc:
+            raise self._translate(exc) from exc
+        if "metrics" not in self.columns:
+            raise NotATrackioFileError(
+                f"{self.label} is an SQLite database but not a Trackio project (it has no metrics table)"
+            )
+
+    # -- opening -----------------------------------------------------------
+    def _check_header(self) -> None:
+        try:
+            with self.path.open("rb") as fh:
+                head = fh.read(len(_SQLITE_MAGIC))
+        except PermissionError as exc:
+            raise SourcePermissionError(f"permission denied: cannot read {self.label}") from exc
+        except IsADirectoryError as exc:
+            raise NotATrackioFileError(f"{self.label} is a directory, not a .db file") from exc
+        if not head:
+            raise NotATrackioFileError(f"{self.label} is empty (0 bytes): not a Trackio database")
+        if head != _SQLITE_MAGIC:
+            raise NotATrackioFileError(f"{self.label} is not an SQLite database (a Trackio .db file was expected)")
+
+    def _connect(self, path: Path) -> sqlite3.Connection:
+        uri = f"file:{quote(str(path.absolute()))}?mode=ro"
+        try:
+            con = sqlite3.connect(uri, uri=True, timeout=30, check_same_thread=False)
+        except sqlite3.Error as exc:
+            raise self._translate(exc) from exc
+        con.execute("PRAGMA busy_timeout = 30000")
+        return con
+
+    def _private_copy(self) -> Path:
+        self._tmp = tempfile.TemporaryDirectory(prefix="trackio-tool-ro-")
+        dst = Path(self._tmp.name) / self.path.name
+        shutil.copyfile(self.path, dst)
+        wal = Path(str(self.path) + "-wal")
+        if wal.exists():
+            shutil.copyfile(wal, str(dst) + "-wal")
+        return dst
+
+    def _translate(self, exc: sqlite3.Error) -> Exception:
+        msg = str(exc)
+        if "not a database" in msg or "file is encrypted" in msg:
+            return NotATrackioFileError(f"{self.label} is not an SQLite database (a Trackio .db file was expected)")
+        if "malformed" in msg or "disk I/O" in msg or "corrupt" in msg:
+            return CorruptFileError(f"{self.label} is damaged and cannot be read ({msg}); try `sqlite3 {self.label} .recover`")
+        if "locked" in msg or "busy" in msg:
+            return CorruptFileError(f"{self.label} is locked by another process for more than 30 s ({msg})")
+        return CorruptFileError(f"cannot read {self.label}: {msg}")
+
+    def close(self) -> None:
+        self.con.close()
+        if self._tmp is not None:
+            self._tmp.cleanup()
+            self._tmp = None
+
+    def __enter__(self) -> SqliteReader:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def _layout(self) -> dict[str, list[str]]:
+        tables = [r[0] for r in self.con.execute("SELECT name FROM sqlite_master WHERE type='table'")]
+        return {t: [r[1] for r in self.con.execute(f"PRAGMA table_info({_q(t)})")] for t in tables}
+
+    def execute(self, sql: str, params: Sequence[Any] = ()) -> sqlite3.Cursor:
+        try:
+            return self.con.execute(sql, params)
+        except sqlite3.DatabaseError as exc:
+            raise self._translate(exc) from exc
+
+    # -- layout --------------------------------------------------------------
+    @property
+    def user_version(self) -> int:
+        return int(self.execute("PRAGMA user_version").fetchone()[0])
+
+    def has_table(self, table: str) -> bool:
+        return table in self.columns
+
+    def has_run_id(self, table: str) -> bool:
+        return "run_id" in self.columns.get(table, [])
+
+    @property
+    def run_key_column(self) -> str:
+        """Run identity in ``metrics``: run_id where the table has it (§11.2)."""
+        return "run_id" if self.has_run_id("metrics") else "run_name"
+
+    def _side_key(self, table: str) -> str:
+        # Mixed files (0.24-0.40 appending to a legacy DB) have run_id in new
+        # tables only; match such tables to metrics runs by name.
+        return "run_id" if self.has_run_id(table) and self.has_run_id("metrics") else "run_name"
+
+    # -- runs ----------------------------------------------------------------
+    def run_index(self) -> pl.DataFrame:
+        """One row per run in ``metrics``, in the order runs started."""
+        key = self.run_key_column
+        rid = "run_id" if key == "run_id" else "NULL"
+        sql = (
+            f"SELECT {key} AS run_key, {rid} AS run_id, run_name, COUNT(*) AS rows,"
+            " MIN(step) AS step_min, MAX(step) AS step_max,"
+            " MIN(timestamp) AS first, MAX(timestamp) AS last, MIN(id) AS first_id"
+            f" FROM metrics GROUP BY {key}, run_name ORDER BY first_id"
+        )
+        rows = self.execute(sql).fetchall()
+        return pl.DataFrame(
+            rows,
+            schema={
+                "run_key": pl.String,
+                "run_id": pl.String,
+                "run_name": pl.String,
+                "rows": pl.Int64,
+                "step_min": pl.Int64,
+                "step_max": pl.Int64,
+                "first": pl.String,
+                "last": pl.String,
+                "first_id": pl.Int64,
+            },
+            orient="row",
+        ).drop("first_id")
+
+    def side_counts(self, table: str) -> pl.DataFrame:
+        """Rows per run in a run-scoped side table (empty when the table is absent)."""
+        schema = {"run_key": pl.String, "n": pl.Int64}
+        if not self.has_table(table):
+            return pl.DataFrame(schema=schema)
+        key = self._side_key(table)
+        rows = self.execute(f"SELECT {key}, COUNT(*) FROM {_q(table)} GROUP BY {key}").fetchall()
+        return pl.DataFrame(rows, schema=schema, orient="row")
+
+    def _where_runs(self, run_keys: Sequence[str] | None, key: str) -> tuple[str, list[str]]:
+        if run_keys is None:
+            return "", []
+        marks = ",".join("?" * len(run_keys))
+        return f" WHERE {key} IN ({marks})", list(run_keys)
+
+    def _chunks(self, sql: str, params: Sequence[Any], schema: dict[str, Any]) -> Iterator[pl.DataFrame]:
+        cur = self.execute(sql, params)
+        names = list(schema)
+        while True:
+            try:
+                rows = cur.fetchmany(CHUNK_ROWS)
+            except sqlite3.DatabaseError as exc:
+                raise self._translate(exc) from exc
+            if not rows:
+                return
+            cols = list(zip(*rows))
+            yield pl.DataFrame({n: pl.Series(n, c, dtype=schema[n]) for n, c in zip(names, cols)})
+
+    def metric_keys(self, run_keys: Sequence[str] | None = None, *, table: str = "metrics") -> pl.DataFrame:
+        """Distinct ``(run_key, metric)``: the top-level keys each run logged."""
+        key = self.run_key_column if table == "metrics" else self._side_key(table)
+        where, params = self._where_runs(run_keys, key)
+        sql = f"SELECT {key}, CAST(metrics AS BLOB) FROM {_q(table)}{where}"
+        parts = [
+            _decode.top_level_keys(
+                chunk.with_columns(pl.col("t").cast(pl.String)), key="run_key", text="t"
+            )
+            for chunk in self._chunks(sql, params, {"run_key": pl.String, "t": pl.Binary})
+        ]
+        if not parts:
+            return pl.DataFrame(schema={"run_key": pl.String, "metric": pl.String})
+        return pl.concat(parts).unique()
+
+    def read_numeric(self, run_keys: Sequence[str] | None = None, *, table: str = "metrics") -> pl.DataFrame:
+        """Numeric series of the selected runs: run_key, step, timestamp + one column per leaf.
+
+        Nested dicts become ``parent/child`` columns; NaN/inf are kept as floats.
+        """
+        if not self.has_table(table):
+            return pl.DataFrame(schema={"run_key": pl.String, "step": pl.Int64, "timestamp": pl.String})
+        key = self.run_key_column if table == "metrics" else self._side_key(table)
+        step = "step" if "step" in self.columns[table] else "NULL"
+        where, params = self._where_runs(run_keys, key)
+        sql = f"SELECT {key}, {step}, timestamp, CAST(metrics AS BLOB) FROM {_q(table)}{where} ORDER BY id"
+        schema = {"run_key": pl.String, "step": pl.Int64, "timestamp": pl.String, "t": pl.Binary}
+        parts: list[pl.DataFrame] = []
+        for chunk in self._chunks(sql, params, schema):
+            values = _decode.flatten_numeric(_decode.decode_payloads(chunk.get_column("t")))
+            parts.append(pl.concat([chunk.drop("t"), values], how="horizontal"))
+        if not parts:
+            return pl.DataFrame(schema={k: v for k, v in schema.items() if k != "t"})
+        return pl.concat(parts, how="diagonal_relaxed")
+
+    def configs(self) -> dict[str, dict[str, Any]]:
+        """Run key -> decoded config (absent table: empty)."""
+        if not self.has_table("configs"):
+            return {}
+        key = self._side_key("configs")
+        rows = self.execute(f"SELECT {key}, config FROM configs ORDER BY id").fetchall()
+        out: dict[str, dict[str, Any]] = {}
+        for run, raw in rows:
+            with contextlib.suppress(ValueError):
+                value = _decode.loads(raw)
+                if isinstance(value, dict):
+                    out[run] = value
+        return out
