@@ -50,14 +50,15 @@ def analyze(
         render(summary)
 
 
-def _time(value: str | None, *, since: str | None = None) -> str:
-    """``2026-11-27 04:37:40``; only the time when ``since`` is the same day."""
+def _time(value: str | None, *, since: str | None = None, short: bool = False) -> str:
+    """``2026-11-27 04:37:40`` (``11-27 04:37:40`` when short); only the time when
+    ``since`` is the same day."""
     if not value:
         return "-"
     text = value.replace("T", " ")[:19]
     if since and since[:10] == value[:10]:
         return text[11:]
-    return text
+    return text[5:] if short else text
 
 
 def _zone(runs: Any) -> str:
@@ -92,7 +93,8 @@ def render(summary: Any) -> None:
         + (", ".join(summary.metrics) or "-"),
         markup=False,
     )
-    table = Table(header_style="bold", box=None, pad_edge=False)
+    table = Table(header_style="bold", box=None, pad_edge=False, padding=(0, 1, 0, 0))
+    short = console.width < 100
     width = max((len(r.name) for r in summary.runs), default=3)
     table.add_column("Run", overflow="fold", min_width=min(width, 24))
     if dup:
@@ -118,8 +120,8 @@ def render(summary: Any) -> None:
         cells += [
             f"{r.rows:,}",
             _steps(r.step_min, r.step_max),
-            _time(r.first),
-            _time(r.last, since=r.first),
+            _time(r.first, short=short),
+            _time(r.last, since=r.first, short=short),
             str(len(r.metrics)),
         ]
         if media:

@@ -10,7 +10,12 @@ import importlib
 from collections.abc import Callable, Iterator
 from typing import Any
 
-COMMANDS: list[tuple[str, str]] = []
+COMMANDS: list[tuple[str, str]] = [
+    ("plot", "trackio_tool.commands.plot:plot"),
+    ("merge", "trackio_tool.commands.merge:merge"),
+    ("drop", "trackio_tool.commands.drop:drop"),
+    ("rename", "trackio_tool.commands.rename:rename"),
+]
 
 
 def commands() -> Iterator[tuple[str, Callable[..., Any]]]:

@@ -39,6 +39,9 @@ class SqliteReader:
         self.label = label or str(path)
         self._tmp: tempfile.TemporaryDirectory[str] | None = None
         self._check_header()
+        # A read-only open of a WAL database creates empty -wal/-shm files when
+        # they are missing; remember so close() can remove them again.
+        self._sidecars_before = {sfx: Path(f"{self.path}{sfx}").exists() for sfx in ("-wal", "-shm")}
         self.con = self._connect(self.path)
         try:
             self.columns = self._layout()
@@ -101,9 +104,40 @@ class SqliteReader:
 
     def close(self) -> None:
         self.con.close()
+        self._remove_created_sidecars()
         if self._tmp is not None:
             self._tmp.cleanup()
             self._tmp = None
+
+    def _remove_created_sidecars(self) -> None:
+        """Delete the empty -wal/-shm our read-only open created, if nobody else uses them.
+
+        SQLite keeps a shared lock on byte 128 of -shm (the "DMS" byte) while a
+        connection uses it; if we can take it exclusively, no other process has
+        the database open and the files are ours to remove.
+        """
+        wal = Path(f"{self.path}-wal")
+        shm = Path(f"{self.path}-shm")
+        if self._sidecars_before.get("-wal") or self._sidecars_before.get("-shm"):
+            return
+        try:
+            if not wal.exists() or wal.stat().st_size != 0 or not shm.exists():
+                return
+            import fcntl
+
+            with shm.open("rb+") as fh:
+                try:
+                    fcntl.lockf(fh, fcntl.LOCK_EX | fcntl.LOCK_NB, 1, 128)
+                except OSError:
+                    return  # someone opened the database meanwhile: leave it alone
+                try:
+                    if wal.stat().st_size == 0:
+                        wal.unlink()
+                        shm.unlink()
+                finally:
+                    fcntl.lockf(fh, fcntl.LOCK_UN, 1, 128)
+        except OSError:
+            return
 
     def __enter__(self) -> SqliteReader:
         return self
