@@ -182,6 +182,9 @@ def decode_payloads(text: pl.Series) -> pl.DataFrame:
             for k, v in value.items():
                 raw_values.setdefault(k, []).append(v)
     schema = _raw_schema(raw_values, flat_keys)
+    # polars cannot name a struct field "" (it becomes "column_1"), so an empty
+    # key is left out of decoded values; it is still listed by top_level_keys.
+    schema.pop("", None)
     good = {k: dt for k, dt in schema.items() if dt is not None}
     columns: list[pl.Series] = []
     if good:

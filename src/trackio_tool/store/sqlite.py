@@ -44,6 +44,13 @@ class SqliteReader:
         self._sidecars_before = {sfx: Path(f"{self.path}{sfx}").exists() for sfx in ("-wal", "-shm")}
         self.con = self._connect(self.path)
         try:
+            self._init_layout()
+        except BaseException:
+            self.close()
+            raise
+
+    def _init_layout(self) -> None:
+        try:
             self.columns = self._layout()
         except sqlite3.OperationalError as exc:
             if "unable to open" not in str(exc) and "readonly" not in str(exc):

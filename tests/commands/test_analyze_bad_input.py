@@ -1,0 +1,165 @@
+"""Bad input to analyze: one clean line on stderr, exit 1, nothing modified."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sqlite3
+import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+import pytest
+
+from tests.conftest import FIXTURES, tree_digest
+
+
+def _one_clean_line(result: Any, *needles: str) -> None:
+    assert result.exit_code == 1, (result.exit_code, result.stdout, result.stderr)
+    assert result.stdout == ""
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith("error: ")
+    assert "Traceback" not in result.stderr
+    for needle in needles:
+        assert needle in lines[0], lines[0]
+
+
+def _make_empty(tmp: Path) -> Path:
+    p = tmp / "empty.db"
+    p.write_bytes(b"")
+    return p
+
+
+def _make_text(tmp: Path) -> Path:
+    p = tmp / "notes.db"
+    p.write_text("this is not a database\n")
+    return p
+
+
+def _make_no_metrics(tmp: Path) -> Path:
+    p = tmp / "other.db"
+    con = sqlite3.connect(p)
+    con.execute("CREATE TABLE users(id INTEGER PRIMARY KEY, name TEXT)")
+    con.commit()
+    con.close()
+    return p
+
+
+def _make_truncated(tmp: Path) -> Path:
+    src = (FIXTURES / "trackio-0.20.2" / "toyproj.db").read_bytes()
+    p = tmp / "truncated.db"
+    p.write_bytes(src[: len(src) // 3])
+    return p
+
+
+def _make_parquet_without_run_name(tmp: Path) -> Path:
+    p = tmp / "weird.parquet"
+    pl.DataFrame({"step": [0, 1], "loss": [0.5, 0.4]}).write_parquet(p)
+    return p
+
+
+def _make_garbage_parquet(tmp: Path) -> Path:
+    p = tmp / "broken.parquet"
+    p.write_bytes(b"PAR1 but not really")
+    return p
+
+
+def _make_empty_dir(tmp: Path) -> Path:
+    d = tmp / "nothing-here"
+    d.mkdir()
+    (d / "readme.txt").write_text("hi")
+    return d
+
+
+def _make_wrong_suffix(tmp: Path) -> Path:
+    p = tmp / "data.csv"
+    p.write_text("a,b\n1,2\n")
+    return p
+
+
+CASES: dict[str, tuple[Callable[[Path], Path], tuple[str, ...]]] = {
+    "empty file": (_make_empty, ("empty",)),
+    "text file named .db": (_make_text, ("not an SQLite database",)),
+    "db without metrics table": (_make_no_metrics, ("no metrics table",)),
+    "truncated db": (_make_truncated, ("damaged",)),
+    "parquet without run_name": (_make_parquet_without_run_name, ("no run_name column",)),
+    "garbage parquet": (_make_garbage_parquet, ("not a readable parquet file",)),
+    "folder without projects": (_make_empty_dir, ("no Trackio projects",)),
+    "unknown file type": (_make_wrong_suffix, ("not a Trackio project file",)),
+}
+
+
+@pytest.mark.parametrize("case", list(CASES))
+def test_bad_input(cli: Any, tmp_path: Path, case: str) -> None:
+    make, needles = CASES[case]
+    target = make(tmp_path)
+    before = tree_digest(tmp_path)
+    for extra in ([], ["--json"]):
+        _one_clean_line(cli("analyze", str(target), *extra), *needles)
+    assert tree_digest(tmp_path) == before
+
+
+def test_missing_path_and_unknown_project(cli: Any, tmp_path: Path) -> None:
+    _one_clean_line(cli("analyze", str(tmp_path / "missing.db")), "no such file")
+    _one_clean_line(cli("analyze", "no-such-project"), "no such file or project")
+
+
+def test_companion_parquet_points_at_main_file(cli: Any) -> None:
+    _one_clean_line(
+        cli("analyze", str(FIXTURES / "trackio-0.43.0" / "toyproj_system.parquet")),
+        "companion file of toyproj.parquet",
+    )
+
+
+def test_missing_trackio_dir(cli: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TRACKIO_DIR", str(tmp_path / "absent"))
+    _one_clean_line(cli("analyze"), "does not exist")
+
+
+def test_debug_env_shows_traceback(tmp_path: Path) -> None:
+    bad = _make_text(tmp_path)
+    env = {**os.environ, "TRACKIO_TOOL_DEBUG": "1"}
+    proc = subprocess.run(
+        [sys.executable, "-m", "trackio_tool", "analyze", str(bad)], capture_output=True, text=True, env=env
+    )
+    assert proc.returncode == 1
+    assert "Traceback" in proc.stderr
+    assert "NotATrackioFileError" in proc.stderr
+
+
+def test_usage_error_exits_2(cli: Any) -> None:
+    result = cli("analyze", "--no-such-option")
+    assert result.exit_code == 2
+    assert "No such option" in result.stderr
+
+
+def test_unreadable_file(tmp_path: Path) -> None:
+    """A file we may not read: permission error in one line (run as nobody when root)."""
+    db = tmp_path / "secret.db"
+    db.write_bytes((FIXTURES / "trackio-0.43.0" / "toyproj.db").read_bytes())
+    db.chmod(0o000)
+    tmp_path.chmod(0o755)
+    before = tree_digest(tmp_path) if os.geteuid() == 0 else None
+    prefix: list[str] = []
+    if os.geteuid() == 0:
+        # root reads any file; drop the capabilities that let it (util-linux setpriv).
+        setpriv = shutil.which("setpriv")
+        assert setpriv, "setpriv (util-linux) is needed to test permissions as root"
+        caps = "-dac_override,-dac_read_search"
+        prefix = [setpriv, f"--bounding-set={caps}", f"--inh-caps={caps}"]
+    proc = subprocess.run(
+        [*prefix, sys.executable, "-m", "trackio_tool", "analyze", str(db)],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "HOME": str(tmp_path)},
+    )
+    assert proc.returncode == 1, proc.stderr
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: "), proc.stderr
+    assert "permission denied" in lines[0].lower()
+    if before is not None:
+        assert tree_digest(tmp_path) == before
