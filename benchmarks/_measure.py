@@ -40,28 +40,31 @@ def measure_cmd(
     quiet: bool = True,
 ) -> dict:
     """Run ``cmd`` once; return {label, wall_s, peak_rss_mb, returncode, timed_out, stdout_tail}."""
-    out = tempfile.TemporaryFile()
-    t0 = time.perf_counter()
-    proc = subprocess.Popen(
-        cmd, stdout=out, stderr=None if not quiet else subprocess.DEVNULL,
-        env=env, cwd=cwd, start_new_session=True,
-    )
-    timed_out = False
-    while True:
-        pid, status, ru = os.wait4(proc.pid, os.WNOHANG)
-        if pid:
-            break
-        if timeout is not None and time.perf_counter() - t0 > timeout:
-            timed_out = True
-            os.killpg(proc.pid, signal.SIGKILL)  # the child's own session/group only
-            pid, status, ru = os.wait4(proc.pid, 0)
-            break
-        time.sleep(0.02)
-    wall = time.perf_counter() - t0
-    proc.returncode = os.waitstatus_to_exitcode(status)
-    out.seek(0)
-    stdout = out.read().decode(errors="replace")
-    out.close()
+    with tempfile.TemporaryFile() as out:
+        t0 = time.perf_counter()
+        proc = subprocess.Popen(
+            cmd,
+            stdout=out,
+            stderr=None if not quiet else subprocess.DEVNULL,
+            env=env,
+            cwd=cwd,
+            start_new_session=True,
+        )
+        timed_out = False
+        while True:
+            pid, status, ru = os.wait4(proc.pid, os.WNOHANG)
+            if pid:
+                break
+            if timeout is not None and time.perf_counter() - t0 > timeout:
+                timed_out = True
+                os.killpg(proc.pid, signal.SIGKILL)  # the child's own session/group only
+                pid, status, ru = os.wait4(proc.pid, 0)
+                break
+            time.sleep(0.02)
+        wall = time.perf_counter() - t0
+        proc.returncode = os.waitstatus_to_exitcode(status)
+        out.seek(0)
+        stdout = out.read().decode(errors="replace")
     return {
         "label": label or " ".join(map(str, cmd))[:40],
         "wall_s": wall,
@@ -95,8 +98,11 @@ def measure_call(
     fd, result_file = tempfile.mkstemp(suffix=".json")
     os.close(fd)
     code = _CALL_TEMPLATE.format(
-        bench_dir=str(BENCH_DIR), module=module, func=func,
-        args=json.dumps(list(args)), result_file=result_file,
+        bench_dir=str(BENCH_DIR),
+        module=module,
+        func=func,
+        args=json.dumps(list(args)),
+        result_file=result_file,
     )
     try:
         res = measure_cmd([PYTHON, "-c", code], label=label or target, timeout=timeout, quiet=False)
@@ -150,12 +156,26 @@ def print_table(results: list[dict], file=sys.stdout) -> None:
     header = ("measurement", "wall s", "inner s", "peak RSS MB", "status")
     rows = []
     for r in results:
-        status = "TIMEOUT" if r.get("timed_out") else ("ok" if r.get("returncode") == 0 else f"rc={r.get('returncode')}")
-        rows.append((r["label"], _fmt(r["wall_s"], ".2f"), _fmt(r.get("inner_s"), ".2f"),
-                     _fmt(r["peak_rss_mb"], ".0f"), status))
-    widths = [max(len(str(x)) for x in col) for col in zip(header, *rows)]
+        status = (
+            "TIMEOUT"
+            if r.get("timed_out")
+            else ("ok" if r.get("returncode") == 0 else f"rc={r.get('returncode')}")
+        )
+        rows.append(
+            (
+                r["label"],
+                _fmt(r["wall_s"], ".2f"),
+                _fmt(r.get("inner_s"), ".2f"),
+                _fmt(r["peak_rss_mb"], ".0f"),
+                status,
+            )
+        )
+    widths = [max(len(str(x)) for x in col) for col in zip(header, *rows, strict=True)]
     for i, row in enumerate([header, *rows]):
-        cells = [str(c).ljust(w) if j == 0 else str(c).rjust(w) for j, (c, w) in enumerate(zip(row, widths))]
+        cells = [
+            str(c).ljust(w) if j == 0 else str(c).rjust(w)
+            for j, (c, w) in enumerate(zip(row, widths, strict=True))
+        ]
         print("  ".join(cells), file=file)
         if i == 0:
             print("  ".join("-" * w for w in widths), file=file)

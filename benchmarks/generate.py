@@ -39,42 +39,42 @@ PROJECT = "bench"
 # in sqlite_master order. Source: shared/fixtures/trackio-0.43.0/toyproj.db.
 # sqlite_sequence and the sqlite_autoindex_* entries are created implicitly.
 SCHEMA_0_43_TABLES: tuple[str, ...] = (
-    'CREATE TABLE metrics (\n                        id INTEGER PRIMARY KEY AUTOINCREMENT,\n                        run_id TEXT NOT NULL,\n                        timestamp TEXT NOT NULL,\n                        run_name TEXT NOT NULL,\n                        step INTEGER NOT NULL,\n                        metrics TEXT NOT NULL\n                    , log_id TEXT, space_id TEXT)',
-    'CREATE TABLE configs (\n                        id INTEGER PRIMARY KEY AUTOINCREMENT,\n                        run_id TEXT NOT NULL,\n                        run_name TEXT NOT NULL,\n                        config TEXT NOT NULL,\n                        created_at TEXT NOT NULL,\n                        UNIQUE(run_id)\n                    )',
-    'CREATE TABLE system_metrics (\n                        id INTEGER PRIMARY KEY AUTOINCREMENT,\n                        run_id TEXT NOT NULL,\n                        timestamp TEXT NOT NULL,\n                        run_name TEXT NOT NULL,\n                        metrics TEXT NOT NULL\n                    , log_id TEXT, space_id TEXT)',
+    "CREATE TABLE metrics (\n                        id INTEGER PRIMARY KEY AUTOINCREMENT,\n                        run_id TEXT NOT NULL,\n                        timestamp TEXT NOT NULL,\n                        run_name TEXT NOT NULL,\n                        step INTEGER NOT NULL,\n                        metrics TEXT NOT NULL\n                    , log_id TEXT, space_id TEXT)",
+    "CREATE TABLE configs (\n                        id INTEGER PRIMARY KEY AUTOINCREMENT,\n                        run_id TEXT NOT NULL,\n                        run_name TEXT NOT NULL,\n                        config TEXT NOT NULL,\n                        created_at TEXT NOT NULL,\n                        UNIQUE(run_id)\n                    )",
+    "CREATE TABLE system_metrics (\n                        id INTEGER PRIMARY KEY AUTOINCREMENT,\n                        run_id TEXT NOT NULL,\n                        timestamp TEXT NOT NULL,\n                        run_name TEXT NOT NULL,\n                        metrics TEXT NOT NULL\n                    , log_id TEXT, space_id TEXT)",
     "CREATE TABLE traces (\n                        id TEXT PRIMARY KEY,\n                        run_id TEXT NOT NULL,\n                        timestamp TEXT NOT NULL,\n                        run_name TEXT NOT NULL,\n                        step INTEGER NOT NULL,\n                        key TEXT NOT NULL,\n                        trace_index INTEGER,\n                        messages TEXT NOT NULL,\n                        metadata TEXT NOT NULL,\n                        search_text TEXT NOT NULL,\n                        log_id TEXT,\n                        space_id TEXT,\n                        spans TEXT NOT NULL DEFAULT '[]'\n                    )",
-    'CREATE TABLE project_metadata (\n                        key TEXT PRIMARY KEY,\n                        value TEXT NOT NULL\n                    )',
+    "CREATE TABLE project_metadata (\n                        key TEXT PRIMARY KEY,\n                        value TEXT NOT NULL\n                    )",
     "CREATE TABLE pending_uploads (\n                        id INTEGER PRIMARY KEY AUTOINCREMENT,\n                        space_id TEXT NOT NULL,\n                        run_id TEXT,\n                        run_name TEXT,\n                        step INTEGER,\n                        file_path TEXT NOT NULL,\n                        relative_path TEXT,\n                        created_at TEXT NOT NULL\n                    , kind TEXT NOT NULL DEFAULT 'media', digest TEXT)",
     "CREATE TABLE alerts (\n                        id INTEGER PRIMARY KEY AUTOINCREMENT,\n                        run_id TEXT NOT NULL,\n                        timestamp TEXT NOT NULL,\n                        run_name TEXT NOT NULL,\n                        title TEXT NOT NULL,\n                        text TEXT,\n                        level TEXT NOT NULL DEFAULT 'warn',\n                        step INTEGER,\n                        alert_id TEXT\n                    )",
-    'CREATE TABLE artifacts (\n                        id INTEGER PRIMARY KEY AUTOINCREMENT,\n                        name TEXT NOT NULL UNIQUE,\n                        type TEXT NOT NULL,\n                        description TEXT,\n                        created_at TEXT NOT NULL\n                    )',
-    'CREATE TABLE artifact_versions (\n                        id INTEGER PRIMARY KEY AUTOINCREMENT,\n                        artifact_id INTEGER NOT NULL REFERENCES artifacts(id),\n                        version INTEGER NOT NULL,\n                        manifest_digest TEXT NOT NULL,\n                        manifest TEXT NOT NULL,\n                        metadata TEXT,\n                        size_bytes INTEGER NOT NULL,\n                        producer_run_id TEXT,\n                        producer_run_name TEXT,\n                        created_at TEXT NOT NULL,\n                        UNIQUE(artifact_id, version),\n                        UNIQUE(artifact_id, manifest_digest)\n                    )',
-    'CREATE TABLE artifact_aliases (\n                        artifact_id INTEGER NOT NULL REFERENCES artifacts(id),\n                        alias TEXT NOT NULL,\n                        artifact_version_id INTEGER NOT NULL REFERENCES artifact_versions(id),\n                        PRIMARY KEY (artifact_id, alias)\n                    )',
+    "CREATE TABLE artifacts (\n                        id INTEGER PRIMARY KEY AUTOINCREMENT,\n                        name TEXT NOT NULL UNIQUE,\n                        type TEXT NOT NULL,\n                        description TEXT,\n                        created_at TEXT NOT NULL\n                    )",
+    "CREATE TABLE artifact_versions (\n                        id INTEGER PRIMARY KEY AUTOINCREMENT,\n                        artifact_id INTEGER NOT NULL REFERENCES artifacts(id),\n                        version INTEGER NOT NULL,\n                        manifest_digest TEXT NOT NULL,\n                        manifest TEXT NOT NULL,\n                        metadata TEXT,\n                        size_bytes INTEGER NOT NULL,\n                        producer_run_id TEXT,\n                        producer_run_name TEXT,\n                        created_at TEXT NOT NULL,\n                        UNIQUE(artifact_id, version),\n                        UNIQUE(artifact_id, manifest_digest)\n                    )",
+    "CREATE TABLE artifact_aliases (\n                        artifact_id INTEGER NOT NULL REFERENCES artifacts(id),\n                        alias TEXT NOT NULL,\n                        artifact_version_id INTEGER NOT NULL REFERENCES artifact_versions(id),\n                        PRIMARY KEY (artifact_id, alias)\n                    )",
     "CREATE TABLE run_artifact_links (\n                        id INTEGER PRIMARY KEY AUTOINCREMENT,\n                        run_id TEXT,\n                        run_name TEXT,\n                        run_project TEXT,\n                        artifact_version_id INTEGER NOT NULL REFERENCES artifact_versions(id),\n                        direction TEXT NOT NULL CHECK(direction IN ('input', 'output')),\n                        created_at TEXT NOT NULL\n                    )",
     "CREATE TABLE external_run_artifact_links (\n                        id INTEGER PRIMARY KEY AUTOINCREMENT,\n                        run_id TEXT,\n                        run_name TEXT,\n                        source_project TEXT NOT NULL,\n                        source_version_id INTEGER NOT NULL,\n                        source_artifact TEXT NOT NULL,\n                        source_type TEXT NOT NULL,\n                        source_version INTEGER NOT NULL,\n                        source_size_bytes INTEGER NOT NULL,\n                        direction TEXT NOT NULL CHECK(direction IN ('input', 'output')),\n                        created_at TEXT NOT NULL\n                    )",
 )
 SCHEMA_0_43_INDEXES: tuple[str, ...] = (
-    'CREATE INDEX idx_run_artifact_links_run\n                    ON run_artifact_links(run_id, run_name)\n                    ',
-    'CREATE INDEX idx_run_artifact_links_name\n                    ON run_artifact_links(run_name, run_id)\n                    ',
-    'CREATE INDEX idx_run_artifact_links_version\n                    ON run_artifact_links(artifact_version_id)\n                    ',
-    'CREATE INDEX idx_run_artifact_links_project_run\n                    ON run_artifact_links(run_project, run_id, run_name)',
-    'CREATE INDEX idx_external_artifact_links_run\n                    ON external_run_artifact_links(run_id, run_name)',
+    "CREATE INDEX idx_run_artifact_links_run\n                    ON run_artifact_links(run_id, run_name)\n                    ",
+    "CREATE INDEX idx_run_artifact_links_name\n                    ON run_artifact_links(run_name, run_id)\n                    ",
+    "CREATE INDEX idx_run_artifact_links_version\n                    ON run_artifact_links(artifact_version_id)\n                    ",
+    "CREATE INDEX idx_run_artifact_links_project_run\n                    ON run_artifact_links(run_project, run_id, run_name)",
+    "CREATE INDEX idx_external_artifact_links_run\n                    ON external_run_artifact_links(run_id, run_name)",
     "CREATE UNIQUE INDEX idx_external_artifact_links_unique\n                    ON external_run_artifact_links(\n                        COALESCE(run_id, ''), COALESCE(run_name, ''),\n                        source_project, source_version_id, direction\n                    )",
-    'CREATE INDEX idx_pending_uploads_kind\n                    ON pending_uploads(kind)\n                    ',
-    'CREATE INDEX idx_metrics_run_step\n                    ON metrics(run_id, step)\n                    ',
-    'CREATE INDEX idx_metrics_run_timestamp\n                    ON metrics(run_id, timestamp)\n                    ',
-    'CREATE INDEX idx_configs_run_name\n                    ON configs(run_name)\n                    ',
-    'CREATE INDEX idx_system_metrics_run_timestamp\n                    ON system_metrics(run_id, timestamp)\n                    ',
-    'CREATE INDEX idx_traces_run_step\n                    ON traces(run_id, step)\n                    ',
-    'CREATE INDEX idx_traces_run_timestamp\n                    ON traces(run_id, timestamp)\n                    ',
-    'CREATE INDEX idx_traces_search\n                    ON traces(search_text)\n                    ',
-    'CREATE INDEX idx_alerts_run\n                    ON alerts(run_id)\n                    ',
-    'CREATE INDEX idx_alerts_timestamp\n                    ON alerts(timestamp)\n                    ',
-    'CREATE UNIQUE INDEX idx_alerts_alert_id\n                    ON alerts(alert_id) WHERE alert_id IS NOT NULL\n                    ',
-    'CREATE UNIQUE INDEX idx_metrics_log_id\n                        ON metrics(log_id) WHERE log_id IS NOT NULL',
-    'CREATE INDEX idx_metrics_pending\n                        ON metrics(space_id) WHERE space_id IS NOT NULL',
-    'CREATE UNIQUE INDEX idx_system_metrics_log_id\n                        ON system_metrics(log_id) WHERE log_id IS NOT NULL',
-    'CREATE INDEX idx_system_metrics_pending\n                        ON system_metrics(space_id) WHERE space_id IS NOT NULL',
-    'CREATE INDEX idx_metrics_run_record\n                        ON metrics(run_id, run_name, timestamp)',
+    "CREATE INDEX idx_pending_uploads_kind\n                    ON pending_uploads(kind)\n                    ",
+    "CREATE INDEX idx_metrics_run_step\n                    ON metrics(run_id, step)\n                    ",
+    "CREATE INDEX idx_metrics_run_timestamp\n                    ON metrics(run_id, timestamp)\n                    ",
+    "CREATE INDEX idx_configs_run_name\n                    ON configs(run_name)\n                    ",
+    "CREATE INDEX idx_system_metrics_run_timestamp\n                    ON system_metrics(run_id, timestamp)\n                    ",
+    "CREATE INDEX idx_traces_run_step\n                    ON traces(run_id, step)\n                    ",
+    "CREATE INDEX idx_traces_run_timestamp\n                    ON traces(run_id, timestamp)\n                    ",
+    "CREATE INDEX idx_traces_search\n                    ON traces(search_text)\n                    ",
+    "CREATE INDEX idx_alerts_run\n                    ON alerts(run_id)\n                    ",
+    "CREATE INDEX idx_alerts_timestamp\n                    ON alerts(timestamp)\n                    ",
+    "CREATE UNIQUE INDEX idx_alerts_alert_id\n                    ON alerts(alert_id) WHERE alert_id IS NOT NULL\n                    ",
+    "CREATE UNIQUE INDEX idx_metrics_log_id\n                        ON metrics(log_id) WHERE log_id IS NOT NULL",
+    "CREATE INDEX idx_metrics_pending\n                        ON metrics(space_id) WHERE space_id IS NOT NULL",
+    "CREATE UNIQUE INDEX idx_system_metrics_log_id\n                        ON system_metrics(log_id) WHERE log_id IS NOT NULL",
+    "CREATE INDEX idx_system_metrics_pending\n                        ON system_metrics(space_id) WHERE space_id IS NOT NULL",
+    "CREATE INDEX idx_metrics_run_record\n                        ON metrics(run_id, run_name, timestamp)",
     "CREATE UNIQUE INDEX idx_run_artifact_links_unique\n                    ON run_artifact_links(\n                        COALESCE(run_project, ''), COALESCE(run_id, ''),\n                        COALESCE(run_name, ''), artifact_version_id, direction\n                    )",
 )
 
@@ -102,7 +102,18 @@ FLOAT_KEYS = (
 INT_KEYS = ("epoch", "tokens")
 EVAL_EVERY = 100
 NONFINITE = ("NaN", "Infinity", "-Infinity")
-ADJECTIVES = ("brisk", "calm", "dainty", "eager", "fancy", "gentle", "happy", "icy", "jolly", "keen")
+ADJECTIVES = (
+    "brisk",
+    "calm",
+    "dainty",
+    "eager",
+    "fancy",
+    "gentle",
+    "happy",
+    "icy",
+    "jolly",
+    "keen",
+)
 NOUNS = ("river", "sunset", "forest", "meadow", "comet", "harbor", "canyon", "glacier")
 BASE_TIME = datetime(2026, 1, 5, 9, 0, 0, tzinfo=timezone.utc)
 BATCH_SECONDS = 0.5  # trackio's sender flushes every 0.5 s -> one timestamp per batch
@@ -195,7 +206,9 @@ def _float_curves(rng: np.random.Generator, keys: list[str], steps: int) -> np.n
     return out
 
 
-def _batch_timestamps(rng: np.random.Generator, start: datetime, steps: int) -> tuple[list[str], datetime]:
+def _batch_timestamps(
+    rng: np.random.Generator, start: datetime, steps: int
+) -> tuple[list[str], datetime]:
     """One isoformat() UTC timestamp per flushed batch of ~50 rows, expanded to one per row."""
     sizes = rng.integers(35, 66, size=steps // 35 + 2)
     ends = np.cumsum(sizes)
@@ -221,37 +234,60 @@ def _metric_blobs(
         mask = rng.random(vals.shape) < nan_fraction
         jj, ii = np.nonzero(mask)
         kinds = rng.choice(3, size=len(jj), p=[0.6, 0.2, 0.2])
-        for j, i, k in zip(jj.tolist(), ii.tolist(), kinds.tolist()):
+        for j, i, k in zip(jj.tolist(), ii.tolist(), kinds.tolist(), strict=True):
             cols[j][i] = NONFINITE[k]
     step_arr = np.arange(steps)
     steps_per_epoch = max(steps // 5, 1)
-    int_cols = {"epoch": (step_arr // steps_per_epoch).tolist(), "tokens": ((step_arr + 1) * 4096).tolist()}
+    int_cols = {
+        "epoch": (step_arr // steps_per_epoch).tolist(),
+        "tokens": ((step_arr + 1) * 4096).tolist(),
+    }
     cols += [int_cols[k] for k in ikeys]
     keys = fkeys + ikeys
     dumps = orjson.dumps
-    rows = list(zip(*cols)) if cols else [()] * steps
-    blobs = [dumps(dict(zip(keys, r))) for r in rows]
+    rows = list(zip(*cols, strict=True)) if cols else [()] * steps
+    blobs = [dumps(dict(zip(keys, r, strict=True))) for r in rows]
     eval_steps = range(0, steps, EVAL_EVERY)
     ev = rng.random((len(eval_steps), 2)).tolist()
     for n, s in enumerate(eval_steps):
-        d = dict(zip(keys, rows[s]))
+        d: dict[str, object] = dict(zip(keys, rows[s], strict=True))
         frac = s / max(steps - 1, 1)
-        d["eval"] = {"loss": 0.3 + 2.0 * math.exp(-4 * frac) + 0.05 * ev[n][0], "acc": min(1.0, 0.4 + 0.5 * frac + 0.02 * ev[n][1])}
+        d["eval"] = {
+            "loss": 0.3 + 2.0 * math.exp(-4 * frac) + 0.05 * ev[n][0],
+            "acc": min(1.0, 0.4 + 0.5 * frac + 0.02 * ev[n][1]),
+        }
         blobs[s] = dumps(d)
     return blobs
 
 
 def _system_blob(rng: np.random.Generator) -> bytes:
-    d: dict[str, object] = {f"cpu/{c}/utilization": float(round(rng.uniform(0, 100), 1)) for c in range(2)}
-    d["cpu/utilization"] = (d["cpu/0/utilization"] + d["cpu/1/utilization"]) / 2
+    per_core = [round(float(rng.uniform(0, 100)), 1) for _ in range(2)]
+    d: dict[str, object] = {f"cpu/{c}/utilization": u for c, u in enumerate(per_core)}
+    d["cpu/utilization"] = sum(per_core) / len(per_core)
     d["cpu/frequency"] = float(rng.uniform(2000, 3500))
     d["cpu/count_logical"] = 2
     d["cpu/count_physical"] = 2
     used = float(rng.uniform(1, 20))
-    d.update({"memory/used": used, "memory/total": 23.54016876220703, "memory/available": 23.54016876220703 - used,
-              "memory/percent": round(100 * used / 23.54016876220703, 1), "swap/used": 0.0, "swap/total": 0.0, "swap/percent": 0.0})
+    d.update(
+        {
+            "memory/used": used,
+            "memory/total": 23.54016876220703,
+            "memory/available": 23.54016876220703 - used,
+            "memory/percent": round(100 * used / 23.54016876220703, 1),
+            "swap/used": 0.0,
+            "swap/total": 0.0,
+            "swap/percent": 0.0,
+        }
+    )
     io = rng.integers(0, 10**10, size=4).tolist()
-    d.update({"disk/read_bytes": io[0], "disk/write_bytes": io[1], "network/sent_bytes": io[2], "network/recv_bytes": io[3]})
+    d.update(
+        {
+            "disk/read_bytes": io[0],
+            "disk/write_bytes": io[1],
+            "network/sent_bytes": io[2],
+            "network/recv_bytes": io[3],
+        }
+    )
     return orjson.dumps(d)
 
 
@@ -278,8 +314,12 @@ def generate_db(
     """Write (or reuse) a trackio-0.43.0-shaped project DB with ``runs * steps`` metric rows."""
     path = Path(path)
     params = _params(
-        runs=runs, steps=steps, metrics=metrics, seed=seed,
-        system_rows_per_run=system_rows_per_run, nan_fraction=nan_fraction,
+        runs=runs,
+        steps=steps,
+        metrics=metrics,
+        seed=seed,
+        system_rows_per_run=system_rows_per_run,
+        nan_fraction=nan_fraction,
     )
     side = _sidecar(path)
     if not force and path.exists() and side.exists():
@@ -318,12 +358,23 @@ def generate_db(
             log_ids = _uuid4_hex(rng, steps)
             conn.executemany(
                 METRICS_INSERT,
-                zip(repeat(run_ids[r]), ts, repeat(names[r]), range(steps), blobs, log_ids, repeat(None)),
+                zip(
+                    repeat(run_ids[r]),
+                    ts,
+                    repeat(names[r]),
+                    range(steps),
+                    blobs,
+                    log_ids,
+                    repeat(None),
+                ),
             )
             spans.append((start, end))
             start = end + timedelta(seconds=30)
             if verbose:
-                print(f"  run {r + 1}/{runs} {names[r]} ({time.perf_counter() - t0:.1f}s)", file=sys.stderr)
+                print(
+                    f"  run {r + 1}/{runs} {names[r]} ({time.perf_counter() - t0:.1f}s)",
+                    file=sys.stderr,
+                )
         _write_side_tables(conn, rng, run_ids, names, spans, steps, system_rows_per_run)
         t_idx = time.perf_counter()
         create_indexes(conn)
@@ -339,7 +390,10 @@ def generate_db(
     tmp.replace(path)
     side.write_text(json.dumps(params, indent=2) + "\n")
     if verbose:
-        print(f"wrote {path} ({path.stat().st_size / 1e6:.1f} MB) in {time.perf_counter() - t0:.1f}s", file=sys.stderr)
+        print(
+            f"wrote {path} ({path.stat().st_size / 1e6:.1f} MB) in {time.perf_counter() - t0:.1f}s",
+            file=sys.stderr,
+        )
     return path
 
 
@@ -352,7 +406,7 @@ def _write_side_tables(
     steps: int,
     system_rows_per_run: int,
 ) -> None:
-    for r, (rid, name) in enumerate(zip(run_ids, names)):
+    for r, (rid, name) in enumerate(zip(run_ids, names, strict=True)):
         start, end = spans[r]
         cfg = {
             "lr": 3e-4,
@@ -366,7 +420,12 @@ def _write_side_tables(
         }
         conn.execute(
             "INSERT INTO configs (run_id, run_name, config, created_at) VALUES (?, ?, ?, ?)",
-            (rid, name, orjson.dumps(cfg), (start + timedelta(microseconds=115_000 + r)).isoformat()),
+            (
+                rid,
+                name,
+                orjson.dumps(cfg),
+                (start + timedelta(microseconds=115_000 + r)).isoformat(),
+            ),
         )
         n = system_rows_per_run
         if n:
@@ -376,15 +435,24 @@ def _write_side_tables(
                 "INSERT INTO system_metrics (run_id, timestamp, run_name, metrics, log_id, space_id) "
                 "VALUES (?, ?, ?, ?, ?, ?)",
                 [
-                    (rid, (start + timedelta(seconds=float(o))).isoformat(), name, _system_blob(rng), lid, None)
-                    for o, lid in zip(offs, _uuid4_hex(rng, n))
+                    (
+                        rid,
+                        (start + timedelta(seconds=float(o))).isoformat(),
+                        name,
+                        _system_blob(rng),
+                        lid,
+                        None,
+                    )
+                    for o, lid in zip(offs, _uuid4_hex(rng, n), strict=True)
                 ],
             )
-    alerts = [(0, "loss spike", "train/loss jumped above 3.0", "warn"),
-              (len(run_ids) // 2, "diverged", "grad norm exploded", "error"),
-              (len(run_ids) - 1, "checkpoint saved", None, "info")]
+    alerts = [
+        (0, "loss spike", "train/loss jumped above 3.0", "warn"),
+        (len(run_ids) // 2, "diverged", "grad norm exploded", "error"),
+        (len(run_ids) - 1, "checkpoint saved", None, "info"),
+    ]
     alert_ids = _uuid4_hex(rng, len(alerts))
-    for (r, title, text, level), aid in zip(alerts, alert_ids):
+    for (r, title, text, level), aid in zip(alerts, alert_ids, strict=True):
         r = min(r, len(run_ids) - 1)
         step = int(steps * 0.6)
         ts = spans[r][0] + timedelta(seconds=BATCH_SECONDS * step / 50)
@@ -431,7 +499,7 @@ def _export_table(conn: sqlite3.Connection, table: str, json_col: str, chunk_row
             break
         flat_rows = []
         for row in rows:
-            flat = dict(zip(struct_cols, row[:jpos] + row[jpos + 1 :]))
+            flat = dict(zip(struct_cols, row[:jpos] + row[jpos + 1 :], strict=True))
             raw = row[jpos]
             expanded = _deserialize_top_level(loads(raw)) if raw is not None else {}
             for k, v in expanded.items():
@@ -450,7 +518,9 @@ def _export_table(conn: sqlite3.Connection, table: str, json_col: str, chunk_row
             if k not in seen:
                 order.append(k)
                 seen.add(k)
-        pieces.append(pa.Table.from_pylist([{k: fr.get(k) for k in chunk_order} for fr in flat_rows]))
+        pieces.append(
+            pa.Table.from_pylist([{k: fr.get(k) for k in chunk_order} for fr in flat_rows])
+        )
         del flat_rows, rows
     if not pieces:
         return None
@@ -479,7 +549,9 @@ def _write_parquet(table, out: Path) -> None:
     pq.write_table(table, out, write_page_index=True, use_content_defined_chunking=True)
 
 
-def generate_parquet(db_path: str | Path, out_path: str | Path, *, chunk_rows: int = 100_000) -> list[Path]:
+def generate_parquet(
+    db_path: str | Path, out_path: str | Path, *, chunk_rows: int = 100_000
+) -> list[Path]:
     """Write the trackio 0.43 ``export_to_parquet`` files for ``db_path``.
 
     ``out_path`` is ``<project>.parquet``; ``<project>_system.parquet`` and
@@ -511,7 +583,7 @@ def generate_parquet(db_path: str | Path, out_path: str | Path, *, chunk_rows: i
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
     ap.add_argument("out_dir", type=Path)
     ap.add_argument("--runs", type=int, default=20)
     ap.add_argument("--steps", type=int, default=50_000)
@@ -519,16 +591,26 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--system-rows-per-run", type=int, default=200)
     ap.add_argument("--nan-fraction", type=float, default=0.01)
-    ap.add_argument("--parquet", action="store_true", help="also write bench.parquet, bench_system.parquet, bench_configs.parquet")
+    ap.add_argument(
+        "--parquet",
+        action="store_true",
+        help="also write bench.parquet, bench_system.parquet, bench_configs.parquet",
+    )
     ap.add_argument("--force", action="store_true", help="regenerate even if cached")
     args = ap.parse_args(argv)
 
     db = args.out_dir / f"{PROJECT}.db"
     t0 = time.perf_counter()
     generate_db(
-        db, runs=args.runs, steps=args.steps, metrics=args.metrics, seed=args.seed,
-        system_rows_per_run=args.system_rows_per_run, nan_fraction=args.nan_fraction,
-        force=args.force, verbose=True,
+        db,
+        runs=args.runs,
+        steps=args.steps,
+        metrics=args.metrics,
+        seed=args.seed,
+        system_rows_per_run=args.system_rows_per_run,
+        nan_fraction=args.nan_fraction,
+        force=args.force,
+        verbose=True,
     )
     print(f"db       {db}  {db.stat().st_size / 1e6:8.1f} MB  {time.perf_counter() - t0:6.1f} s")
     if args.parquet:
@@ -544,7 +626,15 @@ def main(argv: list[str] | None = None) -> int:
         )
         t1 = time.perf_counter()
         if fresh:
-            paths = [p for p in (pq_path, args.out_dir / f"{PROJECT}_system.parquet", args.out_dir / f"{PROJECT}_configs.parquet") if p.exists()]
+            paths = [
+                p
+                for p in (
+                    pq_path,
+                    args.out_dir / f"{PROJECT}_system.parquet",
+                    args.out_dir / f"{PROJECT}_configs.parquet",
+                )
+                if p.exists()
+            ]
             print("reusing parquet export (same parameters)", file=sys.stderr)
         else:
             paths = generate_parquet(db, pq_path)

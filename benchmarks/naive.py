@@ -52,14 +52,14 @@ def naive_analyze(db_path: str | Path) -> dict:
     for run in df["run_name"].unique():
         sub = df[df.run_name == run]
         runs[str(run)] = {
-            "rows": int(len(sub)),
+            "rows": len(sub),
             "step_min": int(sub["step"].min()),
             "step_max": int(sub["step"].max()),
             "first_timestamp": str(sub["timestamp"].min()),
             "last_timestamp": str(sub["timestamp"].max()),
             "metrics": [c for c in metric_cols if sub[c].notna().any()],
         }
-    return {"db": str(db_path), "total_rows": int(len(df)), "runs": runs}
+    return {"db": str(db_path), "total_rows": len(df), "runs": runs}
 
 
 def _numeric_metrics(df) -> list[str]:
@@ -90,7 +90,7 @@ def naive_plot(db_path: str | Path, out_png: str | Path) -> Path:
     metrics = _numeric_metrics(df)
     runs = list(df["run_name"].unique())
     fig, axes = plt.subplots(len(metrics), 1, figsize=(10, 2.2 * len(metrics)), squeeze=False)
-    for ax, m in zip(axes[:, 0], metrics):
+    for ax, m in zip(axes[:, 0], metrics, strict=True):
         for r in runs:
             sub = df[df.run_name == r][["step", m]].dropna()
             ax.plot(sub["step"], sub[m], label=r, linewidth=0.6)
@@ -158,7 +158,9 @@ def naive_merge(parquet_path: str | Path, target_db: str | Path) -> int:
     return n
 
 
-def measure_all(out_dir: str | Path, *, skip_plot: bool = False, plot_timeout: float | None = None) -> dict:
+def measure_all(
+    out_dir: str | Path, *, skip_plot: bool = False, plot_timeout: float | None = None
+) -> dict:
     """Time each baseline (and a raw sqlite3 scan) in a fresh process on OUT_DIR/bench.db."""
     try:
         from ._measure import measure_call, measure_cmd, print_table
@@ -170,17 +172,27 @@ def measure_all(out_dir: str | Path, *, skip_plot: bool = False, plot_timeout: f
     pq = out_dir / "bench.parquet"
     results = []
     results.append(
-        measure_cmd(["sqlite3", str(db), "select sum(length(metrics)) from metrics"], label="raw sqlite3 scan")
+        measure_cmd(
+            ["sqlite3", str(db), "select sum(length(metrics)) from metrics"],
+            label="raw sqlite3 scan",
+        )
     )
     results.append(measure_call("naive:naive_analyze", str(db), label="naive_analyze"))
     if pq.exists():
         results.append(
-            measure_call("naive:naive_merge", str(pq), str(out_dir / "naive_merged.db"), label="naive_merge")
+            measure_call(
+                "naive:naive_merge", str(pq), str(out_dir / "naive_merged.db"), label="naive_merge"
+            )
         )
     if not skip_plot:
         results.append(
-            measure_call("naive:naive_plot", str(db), str(out_dir / "naive_plot.webp"),
-                         label="naive_plot", timeout=plot_timeout)
+            measure_call(
+                "naive:naive_plot",
+                str(db),
+                str(out_dir / "naive_plot.webp"),
+                label="naive_plot",
+                timeout=plot_timeout,
+            )
         )
     print_table(results)
     return {r["label"]: r for r in results}
@@ -201,7 +213,9 @@ def main(argv: list[str] | None = None) -> int:
     ms = sub.add_parser("measure")
     ms.add_argument("out_dir")
     ms.add_argument("--skip-plot", action="store_true")
-    ms.add_argument("--plot-timeout", type=float, default=None, help="seconds; kill naive_plot after this")
+    ms.add_argument(
+        "--plot-timeout", type=float, default=None, help="seconds; kill naive_plot after this"
+    )
     ms.add_argument("--json", dest="json_out", help="also write the results dict here")
     args = ap.parse_args(argv)
 

@@ -28,6 +28,7 @@ NONFINITE: dict[str, float] = {"NaN": math.nan, "Infinity": math.inf, "-Infinity
 _BARE_TOKEN = r'([:\[,]\s*)(-?(?:NaN|Infinity))'
 # A key token in a row known to be flat and escape-free (see ``flat_mask``).
 _FLAT_KEY = r'"([^"\\]*)"\s*:'
+_FLAT_KEY_TOKEN = r'"[^"\\]*"\s*:'  # same, without a capture group (faster)
 _INT_TEXT = r"^-?[0-9]+$"
 
 
@@ -82,17 +83,19 @@ def top_level_keys(frame: pl.DataFrame, *, key: str, text: str) -> pl.DataFrame:
     """Distinct ``(key, metric)`` pairs: the top-level JSON keys each run logged.
 
     ``frame`` holds a run-key column and a payload column (String). Flat rows
-    are handled by one regex pass; the rest are parsed exactly.
+    are handled by one regex pass (rows of a run mostly share one key list, so
+    lists are made unique before they are exploded); the rest are parsed exactly.
     """
     flat = flat_mask(pl.col(text))
     fast = (
         frame.lazy()
         .filter(flat)
-        .select(pl.col(key), pl.col(text).str.extract_all(_FLAT_KEY).alias("metric"))
+        .select(pl.col(key), pl.col(text).str.extract_all(_FLAT_KEY_TOKEN).alias("metric"))
+        .unique()
         .explode("metric")
         .drop_nulls("metric")
-        .with_columns(pl.col("metric").str.slice(1).str.replace(r'"\s*:$', ""))
         .unique()
+        .with_columns(pl.col("metric").str.slice(1).str.replace(r'"\s*:$', ""))
         .collect()
     )
     slow = frame.filter(~flat)

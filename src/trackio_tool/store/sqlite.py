@@ -8,9 +8,11 @@ aggregates; payloads are only read when a command needs their keys or values.
 from __future__ import annotations
 
 import contextlib
+import queue
 import shutil
 import sqlite3
 import tempfile
+import threading
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
@@ -25,6 +27,44 @@ RUN_TABLES = ("metrics", "configs", "system_metrics", "alerts", "traces")
 STRUCTURAL = frozenset({"id", "run_id", "run_name", "step", "timestamp", "log_id", "space_id"})
 CHUNK_ROWS = 50_000
 _SQLITE_MAGIC = b"SQLite format 3\x00"
+
+
+def _prefetch(chunks: Iterator[pl.DataFrame], depth: int = 2) -> Iterator[pl.DataFrame]:
+    """Produce ``chunks`` in a background thread, ``depth`` ahead of the consumer.
+
+    SQLite releases the GIL while it steps and polars while it computes, so the
+    fetch of the next chunk overlaps the scan of this one.
+    """
+    box: queue.Queue[tuple[str, Any]] = queue.Queue(maxsize=depth)
+    stop = threading.Event()
+
+    def produce() -> None:
+        try:
+            for chunk in chunks:
+                if stop.is_set():
+                    return
+                box.put(("chunk", chunk))
+            box.put(("done", None))
+        except BaseException as exc:  # handed to the consumer, re-raised there
+            box.put(("error", exc))
+
+    worker = threading.Thread(target=produce, name="trackio-tool-prefetch", daemon=True)
+    worker.start()
+    try:
+        while True:
+            kind, item = box.get()
+            if kind == "done":
+                return
+            if kind == "error":
+                raise item
+            yield item
+    finally:
+        stop.set()
+        while worker.is_alive():
+            try:
+                box.get_nowait()
+            except queue.Empty:
+                worker.join(0.05)
 
 
 def _q(name: str) -> str:
@@ -43,6 +83,7 @@ class SqliteReader:
         # they are missing; remember so close() can remove them again.
         self._sidecars_before = {sfx: Path(f"{self.path}{sfx}").exists() for sfx in ("-wal", "-shm")}
         self.con = self._connect(self.path)
+        self._opened = self.path
         try:
             self._init_layout()
         except BaseException:
@@ -58,7 +99,8 @@ class SqliteReader:
             # A WAL database in a folder we may not write to: SQLite cannot
             # create the -shm it needs, so read a private copy (db + wal) instead.
             self.con.close()
-            self.con = self._connect(self._private_copy())
+            self._opened = self._private_copy()
+            self.con = self._connect(self._opened)
             self.columns = self._layout()
         except sqlite3.DatabaseError as exc:
             raise self._translate(exc) from exc
@@ -187,29 +229,65 @@ class SqliteReader:
     def run_index(self) -> pl.DataFrame:
         """One row per run in ``metrics``, in the order runs started."""
         key = self.run_key_column
+        schema = {
+            "run_key": pl.String,
+            "run_id": pl.String,
+            "run_name": pl.String,
+            "rows": pl.Int64,
+            "step_min": pl.Int64,
+            "step_max": pl.Int64,
+            "first": pl.String,
+            "last": pl.String,
+            "first_id": pl.Int64,
+        }
+        rows = self._run_index_from_indexes(key) or self._run_index_by_scan(key)
+        return pl.DataFrame(rows, schema=schema, orient="row").sort("first_id").drop("first_id")
+
+    def _run_index_by_scan(self, key: str) -> list[tuple[Any, ...]]:
         rid = "run_id" if key == "run_id" else "NULL"
         sql = (
-            f"SELECT {key} AS run_key, {rid} AS run_id, run_name, COUNT(*) AS rows,"
-            " MIN(step) AS step_min, MAX(step) AS step_max,"
-            " MIN(timestamp) AS first, MAX(timestamp) AS last, MIN(id) AS first_id"
-            f" FROM metrics GROUP BY {key}, run_name ORDER BY first_id"
+            f"SELECT {key}, {rid}, run_name, COUNT(*), MIN(step), MAX(step),"
+            " MIN(timestamp), MAX(timestamp), MIN(id)"
+            f" FROM metrics GROUP BY {key}, run_name"
         )
-        rows = self.execute(sql).fetchall()
-        return pl.DataFrame(
-            rows,
-            schema={
-                "run_key": pl.String,
-                "run_id": pl.String,
-                "run_name": pl.String,
-                "rows": pl.Int64,
-                "step_min": pl.Int64,
-                "step_max": pl.Int64,
-                "first": pl.String,
-                "last": pl.String,
-                "first_id": pl.Int64,
-            },
-            orient="row",
-        ).drop("first_id")
+        return self.execute(sql).fetchall()
+
+    def _index_columns(self, table: str) -> list[list[str]]:
+        out = []
+        for row in self.execute(f"PRAGMA index_list({_q(table)})").fetchall():
+            out.append([c[2] for c in self.execute(f"PRAGMA index_info({_q(row[1])})").fetchall()])
+        return out
+
+    def _run_index_from_indexes(self, key: str) -> list[tuple[Any, ...]] | None:
+        """The run index from Trackio's own indexes, without reading the table.
+
+        Trackio indexes ``(key, step)`` and ``(key, timestamp)`` (0.5+), so counts,
+        step ranges and first ids come from one covering-index scan and the
+        time range from two index seeks per run. Files without those indexes
+        (or with a run stored under two names) take the full scan.
+        """
+        indexes = self._index_columns("metrics")
+        if [key, "step"] not in [i[:2] for i in indexes] or [key, "timestamp"] not in [i[:2] for i in indexes]:
+            return None
+        base = self.execute(
+            f"SELECT {key}, COUNT(*), MIN(step), MAX(step), MIN(id) FROM metrics GROUP BY {key}"
+        ).fetchall()
+        out: list[tuple[Any, ...]] = []
+        for run, count, smin, smax, first_id in base:
+            names = self.execute(
+                f"SELECT run_name FROM metrics WHERE {key} = ? AND id = ?", (run, first_id)
+            ).fetchone()
+            if key == "run_id":
+                # A run_id stored under two names (a half-finished rename) needs the full scan.
+                other = self.execute(
+                    "SELECT 1 FROM metrics WHERE run_id = ? AND run_name != ? LIMIT 1", (run, names[0])
+                ).fetchone() if [key, "run_name"] in [i[:2] for i in indexes] else None
+                if other:
+                    return None
+            first = self.execute(f"SELECT MIN(timestamp) FROM metrics WHERE {key} = ?", (run,)).fetchone()[0]
+            last = self.execute(f"SELECT MAX(timestamp) FROM metrics WHERE {key} = ?", (run,)).fetchone()[0]
+            out.append((run, run if key == "run_id" else None, names[0], count, smin, smax, first, last, first_id))
+        return out
 
     def side_counts(self, table: str) -> pl.DataFrame:
         """Rows per run in a run-scoped side table (empty when the table is absent)."""
@@ -239,20 +317,61 @@ class SqliteReader:
             cols = list(zip(*rows))
             yield pl.DataFrame({n: pl.Series(n, c, dtype=schema[n]) for n, c in zip(names, cols)})
 
+    def _indexed(self, table: str, column: str) -> bool:
+        """Whether an index of ``table`` starts with ``column`` (per-run reads are then cheap)."""
+        for row in self.execute(f"PRAGMA index_list({_q(table)})").fetchall():
+            cols = self.execute(f"PRAGMA index_info({_q(row[1])})").fetchall()
+            if cols and cols[0][2] == column:
+                return True
+        return False
+
     def metric_keys(self, run_keys: Sequence[str] | None = None, *, table: str = "metrics") -> pl.DataFrame:
-        """Distinct ``(run_key, metric)``: the top-level keys each run logged."""
+        """Distinct ``(run_key, metric)``: the top-level keys each run logged.
+
+        Payloads are read run by run (through the run index) on a second
+        connection in a background thread, so SQLite fetches the next run while
+        polars scans this one. Safe to call while the main connection is busy.
+        """
         key = self.run_key_column if table == "metrics" else self._side_key(table)
-        where, params = self._where_runs(run_keys, key)
-        sql = f"SELECT {key}, CAST(metrics AS BLOB) FROM {_q(table)}{where}"
-        parts = [
-            _decode.top_level_keys(
-                chunk.with_columns(pl.col("t").cast(pl.String)), key="run_key", text="t"
-            )
-            for chunk in self._chunks(sql, params, {"run_key": pl.String, "t": pl.Binary})
-        ]
-        if not parts:
-            return pl.DataFrame(schema={"run_key": pl.String, "metric": pl.String})
-        return pl.concat(parts).unique()
+        empty = pl.DataFrame(schema={"run_key": pl.String, "metric": pl.String})
+        if not self.has_table(table):
+            return empty
+        con = self._connect(self._opened)
+        try:
+            if self._indexed(table, key):
+                runs = list(run_keys) if run_keys is not None else [
+                    r[0] for r in con.execute(f"SELECT DISTINCT {key} FROM {_q(table)}")
+                ]
+                queries = [
+                    (f"SELECT CAST(metrics AS BLOB) FROM {_q(table)} WHERE {key} = ?", [r], r) for r in runs
+                ]
+            else:
+                where, params = self._where_runs(run_keys, key)
+                queries = [(f"SELECT CAST(metrics AS BLOB), {key} FROM {_q(table)}{where}", params, None)]
+            parts = [
+                _decode.top_level_keys(chunk, key="run_key", text="t")
+                for chunk in _prefetch(self._payload_chunks(con, queries))
+            ]
+        finally:
+            con.close()
+        return pl.concat(parts).unique() if parts else empty
+
+    def _payload_chunks(
+        self, con: sqlite3.Connection, queries: list[tuple[str, list[Any], str | None]]
+    ) -> Iterator[pl.DataFrame]:
+        for sql, params, run in queries:
+            try:
+                cur = con.execute(sql, params)
+                while rows := cur.fetchmany(CHUNK_ROWS):
+                    if run is not None:
+                        text = pl.Series("t", [r[0] for r in rows], dtype=pl.Binary)
+                        keys = pl.repeat(run, len(rows), dtype=pl.String, eager=True).alias("run_key")
+                    else:
+                        text = pl.Series("t", [r[0] for r in rows], dtype=pl.Binary)
+                        keys = pl.Series("run_key", [r[1] for r in rows], dtype=pl.String)
+                    yield pl.DataFrame([keys, text.cast(pl.String)])
+            except sqlite3.DatabaseError as exc:
+                raise self._translate(exc) from exc
 
     def read_numeric(self, run_keys: Sequence[str] | None = None, *, table: str = "metrics") -> pl.DataFrame:
         """Numeric series of the selected runs: run_key, step, timestamp + one column per leaf.

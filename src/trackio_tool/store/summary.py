@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -61,11 +62,14 @@ def summarize(
     project: Project, *, runs: Sequence[str] = (), media: bool = True, with_config: bool = False
 ) -> ProjectSummary:
     """Per-run rows, steps, times, metric keys, media, system rows and alerts."""
-    index = project.run_index()
-    keys = select_runs(index, runs, where=f"project {project.name!r} ({project.source})")
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        # Without a selection the key scan (the slow part) needs no run index:
+        # start it first so the index query runs alongside.
+        pending = pool.submit(project.metric_keys, None) if not runs else None
+        index = project.run_index()
+        keys = select_runs(index, runs, where=f"project {project.name!r} ({project.source})")
+        metric_pairs = pending.result() if pending else project.metric_keys(keys)
     selected = index.filter(pl.col("run_key").is_in(keys))
-    whole = len(keys) == index.height
-    metric_pairs = project.metric_keys(None if whole else keys)
     per_run: dict[str, list[str]] = {}
     for run_key, metric in metric_pairs.sort("metric").iter_rows():
         per_run.setdefault(run_key, []).append(metric)
