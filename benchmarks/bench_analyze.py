@@ -18,12 +18,14 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _measure import measure_call, measure_cmd, print_table  # noqa: E402
-from generate import generate_db  # noqa: E402
+from _measure import measure_call, measure_cmd, print_table
+from generate import generate_db
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     ap.add_argument("--dir", default="/tmp/trackio-bench")
     ap.add_argument("--runs", type=int, default=20)
     ap.add_argument("--steps", type=int, default=50_000)
@@ -41,14 +43,24 @@ def main(argv: list[str] | None = None) -> int:
     results = []
     if sqlite:
         raw = min(
-            (measure_cmd([sqlite, str(db), "select sum(length(metrics)) from metrics"], label="sqlite3 raw scan")
-             for _ in range(args.repeat)),
+            (
+                measure_cmd(
+                    [sqlite, str(db), "select sum(length(metrics)) from metrics"],
+                    label="sqlite3 raw scan",
+                )
+                for _ in range(args.repeat)
+            ),
             key=lambda r: r["wall_s"],
         )
         results.append(raw)
     ours = min(
-        (measure_cmd([tool, "analyze", str(db), "--json", "--no-media"], label="trackio-tool analyze --json")
-         for _ in range(args.repeat)),
+        (
+            measure_cmd(
+                [tool, "analyze", str(db), "--json", "--no-media"],
+                label="trackio-tool analyze --json",
+            )
+            for _ in range(args.repeat)
+        ),
         key=lambda r: r["wall_s"],
     )
     results.append(ours)
@@ -60,9 +72,13 @@ def main(argv: list[str] | None = None) -> int:
     print()
     if "naive (seed) analyze" in by:
         naive = by["naive (seed) analyze"]
-        print(f"speed-up vs naive baseline: {naive['wall_s'] / ours['wall_s']:.1f}x (target >= 15x)")
+        print(
+            f"speed-up vs naive baseline: {naive['wall_s'] / ours['wall_s']:.1f}x (target >= 15x)"
+        )
     if "sqlite3 raw scan" in by:
-        print(f"ratio to sqlite3 raw scan:  {ours['wall_s'] / by['sqlite3 raw scan']['wall_s']:.1f}x (target <= 3x)")
+        print(
+            f"ratio to sqlite3 raw scan:  {ours['wall_s'] / by['sqlite3 raw scan']['wall_s']:.1f}x (target <= 3x)"
+        )
     print(f"peak RSS of trackio-tool:   {ours['peak_rss_mb']:.0f} MB (target <= 1024 MB)")
     (out / "bench_analyze.json").write_text(json.dumps(results, indent=2, default=str))
     return 0

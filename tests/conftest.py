@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import os
 import shutil
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -16,11 +16,17 @@ FIXTURES = DATA / "fixtures"
 GROUND_TRUTH = FIXTURES / "ground_truth"
 REPO = Path(__file__).parent.parent
 
-pytest_plugins = ["tests.servers.fixtures"] if (Path(__file__).parent / "servers" / "fixtures.py").exists() else []
+pytest_plugins = (
+    ["tests.servers.fixtures"]
+    if (Path(__file__).parent / "servers" / "fixtures.py").exists()
+    else []
+)
 
 
 @pytest.fixture(autouse=True)
-def _isolated_env(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+def _isolated_env(
+    tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
+) -> Path:
     """Point every per-user location at a temp folder (simonw/llm's env_setup)."""
     home = tmp_path_factory.mktemp("home")
     monkeypatch.setenv("HOME", str(home))
@@ -31,7 +37,7 @@ def _isolated_env(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.
     monkeypatch.setenv("HF_HUB_DISABLE_TELEMETRY", "1")
     monkeypatch.setenv("COLUMNS", "120")
     monkeypatch.delenv("TRACKIO_TOOL_DEBUG", raising=False)
-    yield home
+    return home
 
 
 @pytest.fixture

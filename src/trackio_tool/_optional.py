@@ -21,9 +21,7 @@ def import_optional(name: str, *, purpose: str) -> ModuleType:
         return importlib.import_module(name)
     except ImportError as exc:
         extra, package = _EXTRAS.get(name.split(".")[0], (None, name))
-        how = (
-            f"pip install 'trackio-tool[{extra}]'" if extra else f"pip install {package}"
-        )
+        how = f"pip install 'trackio-tool[{extra}]'" if extra else f"pip install {package}"
         raise MissingDependencyError(
             f"{purpose} needs the optional package '{package}', which is not installed: {how}"
             " (or pipx inject trackio-tool " + package + ")"

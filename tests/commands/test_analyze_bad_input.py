@@ -124,7 +124,10 @@ def test_debug_env_shows_traceback(tmp_path: Path) -> None:
     bad = _make_text(tmp_path)
     env = {**os.environ, "TRACKIO_TOOL_DEBUG": "1"}
     proc = subprocess.run(
-        [sys.executable, "-m", "trackio_tool", "analyze", str(bad)], capture_output=True, text=True, env=env
+        [sys.executable, "-m", "trackio_tool", "analyze", str(bad)],
+        capture_output=True,
+        text=True,
+        env=env,
     )
     assert proc.returncode == 1
     assert "Traceback" in proc.stderr
@@ -159,7 +162,8 @@ def test_unreadable_file(tmp_path: Path) -> None:
     )
     assert proc.returncode == 1, proc.stderr
     lines = proc.stderr.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("error: "), proc.stderr
+    assert len(lines) == 1, proc.stderr
+    assert lines[0].startswith("error: "), proc.stderr
     assert "permission denied" in lines[0].lower()
     if before is not None:
         assert tree_digest(tmp_path) == before

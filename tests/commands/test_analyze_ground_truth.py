@@ -16,7 +16,8 @@ PARQUET_CASES = [
     (fx, pq["file"])
     for fx, t in TRUTH.items()
     for pq in t["parquet"]
-    if pq.get("rows_per_run") is not None and pq["file"].endswith(("toyproj.parquet", "metrics.parquet"))
+    if pq.get("rows_per_run") is not None
+    and pq["file"].endswith(("toyproj.parquet", "metrics.parquet"))
 ]
 
 
@@ -40,8 +41,10 @@ def test_db_matches_ground_truth(cli: Any, fixture: str, file: str) -> None:
     assert project["project"] == file.removesuffix(".db")
     assert project["total_rows"] == truth["tables"]["metrics"]["rows"]
     runs = project["runs"]
-    assert [(r["name"], r["id"]) for r in runs] == [(t["run_name"], t["run_id"]) for t in truth["runs"]]
-    for run, t in zip(runs, truth["runs"]):
+    assert [(r["name"], r["id"]) for r in runs] == [
+        (t["run_name"], t["run_id"]) for t in truth["runs"]
+    ]
+    for run, t in zip(runs, truth["runs"], strict=True):
         assert run["rows"] == t["rows"]
         assert (run["step_min"], run["step_max"]) == (t["step_min"], t["step_max"])
         assert (run["first"], run["last"]) == (t["first_timestamp"], t["last_timestamp"])
@@ -60,7 +63,9 @@ def test_wal_rows_are_seen(cli: Any) -> None:
     assert data["projects"][0]["total_rows"] == 40
 
 
-@pytest.mark.parametrize(("fixture", "file"), PARQUET_CASES, ids=[f"{a}/{b}" for a, b in PARQUET_CASES])
+@pytest.mark.parametrize(
+    ("fixture", "file"), PARQUET_CASES, ids=[f"{a}/{b}" for a, b in PARQUET_CASES]
+)
 def test_parquet_matches_ground_truth(cli: Any, fixture: str, file: str) -> None:
     path = FIXTURES / fixture / file
     source = path.parent if path.name == "metrics.parquet" else path
@@ -90,7 +95,7 @@ def test_static_export(cli: Any, fixture: str) -> None:
     (project,) = data["projects"]
     runs_json = TRUTH[fixture]["json_files"]["toyproj/runs.json"]
     assert [r["name"] for r in project["runs"]] == [r["name"] for r in runs_json]
-    for run, expected in zip(project["runs"], runs_json):
+    for run, expected in zip(project["runs"], runs_json, strict=True):
         assert run["rows"] == expected["log_count"]
         assert run["step_max"] == expected["last_step"]
         if "id" in expected and run["id"] is not None:
@@ -109,7 +114,9 @@ def test_trackio_dir_lists_every_project(cli: Any) -> None:
     assert sorted(p["project"] for p in data["projects"]) == ["toyproj", "toyproj-edge"]
 
 
-def test_bare_project_name_uses_trackio_dir(cli: Any, fixture_copy: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_bare_project_name_uses_trackio_dir(
+    cli: Any, fixture_copy: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
     folder: Path = fixture_copy("trackio-0.20.2")
     monkeypatch.setenv("TRACKIO_DIR", str(folder))
     data = _analyze(cli, "toyproj")
@@ -128,7 +135,10 @@ def test_run_selection_by_name_and_id(cli: Any) -> None:
     data = _analyze(cli, db, "--run", "beta")
     assert [r["rows"] for r in data["projects"][0]["runs"]] == [50, 30]
     data = _analyze(cli, db, "--run", "6afb4a0011dc4614bf8df66d3e75156b,gamma")
-    assert [(r["name"], r["rows"]) for r in data["projects"][0]["runs"]] == [("beta", 30), ("gamma", 120)]
+    assert [(r["name"], r["rows"]) for r in data["projects"][0]["runs"]] == [
+        ("beta", 30),
+        ("gamma", 120),
+    ]
     data = _analyze(cli, db, "-r", "alpha", "-r", "gamma")
     assert data["projects"][0]["total_rows"] == 220
 

@@ -15,7 +15,21 @@ from trackio_tool.store import _decode
 
 # Keys as users write them, plus the characters that break naive parsers.
 keys = st.one_of(
-    st.sampled_from(["loss", "acc", "train/lr", "eval", "a:b", 'q"uote', "back\\slash", "{brace}", "ünï", "x,y", ""]),
+    st.sampled_from(
+        [
+            "loss",
+            "acc",
+            "train/lr",
+            "eval",
+            "a:b",
+            'q"uote',
+            "back\\slash",
+            "{brace}",
+            "ünï",
+            "x,y",
+            "",
+        ]
+    ),
     st.text(min_size=1, max_size=8),
 )
 finite = st.floats(allow_nan=False, allow_infinity=False, width=64)
@@ -43,7 +57,9 @@ def encode(row: dict[str, Any], style: str) -> bytes:
     if style == "json-bare":  # <= 0.3.2: json.dumps, bare NaN/Infinity tokens, TEXT
         return json.dumps(row).encode()
     if style == "json-top-strings":  # 0.3.3-0.4.x: top-level strings, nested bare tokens
-        return json.dumps({k: serialize_values(v, nested_too=False) for k, v in row.items()}).encode()
+        return json.dumps(
+            {k: serialize_values(v, nested_too=False) for k, v in row.items()}
+        ).encode()
     if style == "orjson-strings":  # 0.24+: orjson, strings at any depth, BLOB
         return orjson.dumps({k: serialize_values(v, nested_too=True) for k, v in row.items()})
     raise AssertionError(style)
@@ -65,7 +81,9 @@ def numeric_leaves(value: Any, path: tuple[str, ...] = ()) -> dict[tuple[str, ..
 def same(a: Any, b: Any) -> bool:
     if isinstance(a, float) and math.isnan(a):
         return isinstance(b, float) and math.isnan(b)
-    return a == b and type(a) is type(b) or (isinstance(a, float) and isinstance(b, float) and a == b)
+    return (a == b and type(a) is type(b)) or (
+        isinstance(a, float) and isinstance(b, float) and a == b
+    )
 
 
 @settings(max_examples=300, deadline=None)
@@ -77,15 +95,27 @@ def test_loads_matches_logged_values(row: dict[str, Any], style: str) -> None:
     want, got = numeric_leaves(row), numeric_leaves(decoded)
     assert want.keys() == got.keys()
     for k in want:
-        assert same(got[k], want[k]) or (isinstance(want[k], int) and got[k] == want[k]), (k, got[k], want[k])
+        assert same(got[k], want[k]) or (isinstance(want[k], int) and got[k] == want[k]), (
+            k,
+            got[k],
+            want[k],
+        )
 
 
 @settings(max_examples=200, deadline=None)
-@given(rows=st.lists(st.dictionaries(keys, st.one_of(leaf, nested), max_size=5), min_size=1, max_size=6), style=STYLES)
+@given(
+    rows=st.lists(
+        st.dictionaries(keys, st.one_of(leaf, nested), max_size=5), min_size=1, max_size=6
+    ),
+    style=STYLES,
+)
 def test_top_level_keys_are_exact(rows: list[dict[str, Any]], style: str) -> None:
     """Keys found per run are exactly the top-level keys, whatever the nesting or escaping."""
     frame = pl.DataFrame(
-        {"run_key": [f"r{i % 2}" for i in range(len(rows))], "t": [encode(r, style).decode() for r in rows]}
+        {
+            "run_key": [f"r{i % 2}" for i in range(len(rows))],
+            "t": [encode(r, style).decode() for r in rows],
+        }
     )
     got = {(r, m) for r, m in _decode.top_level_keys(frame, key="run_key", text="t").iter_rows()}
     want = {(f"r{i % 2}", k) for i, row in enumerate(rows) for k in row}
@@ -128,7 +158,8 @@ def test_vectorised_decode_matches_reference(rows: list[dict[str, Any]], style: 
             assert name in flat.columns, (name, flat.columns)
             got = flat.get_column(name)[i]
             if isinstance(want, float) and math.isnan(want):
-                assert got is not None and math.isnan(got)
+                assert got is not None
+                assert math.isnan(got)
             elif isinstance(want, float) and abs(want) >= 2**53 and isinstance(got, int):
                 # polars prints an integral float without its ".0", so a huge
                 # integral float can come back as the nearest decimal integer.

@@ -9,7 +9,6 @@ from typing import Annotated, Optional
 import typer
 
 
-
 def _source_from_line(ctx: typer.Context) -> list[str]:
     # While completing `--run <TAB>` click leaves positionals unparsed in ctx.args
     # (DEPENDENCIES.md §6), so look in both places.
@@ -48,7 +47,10 @@ def complete_run(ctx: typer.Context, incomplete: str) -> list[tuple[str, str]]:
                 rows = con.execute(
                     "SELECT run_name, COUNT(*) FROM metrics WHERE run_name LIKE ? ESCAPE '\\'"
                     " GROUP BY run_name ORDER BY MIN(id)",
-                    (incomplete.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%",),
+                    (
+                        incomplete.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+                        + "%",
+                    ),
                 ).fetchall()
             finally:
                 con.close()
@@ -71,7 +73,9 @@ RunOpt = Annotated[
 ]
 MediaOpt = Annotated[
     bool,
-    typer.Option("--media/--no-media", help="Include media files (counting, copying or deleting them)."),
+    typer.Option(
+        "--media/--no-media", help="Include media files (counting, copying or deleting them)."
+    ),
 ]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON on stdout.")]
 QuietOpt = Annotated[
@@ -79,7 +83,9 @@ QuietOpt = Annotated[
 ]
 RefreshOpt = Annotated[
     bool,
-    typer.Option("--refresh", help="Fetch remote files again even if the download cache is current."),
+    typer.Option(
+        "--refresh", help="Fetch remote files again even if the download cache is current."
+    ),
 ]
 DryRunOpt = Annotated[
     bool, typer.Option("--dry-run", "-n", help="Show what would change and write nothing.")

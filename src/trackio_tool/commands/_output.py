@@ -34,7 +34,9 @@ def note(message: str, *, quiet: bool = False) -> None:
 
 def print_json(data: Any) -> None:
     # Plain print, not rich: JSON must be byte-exact for `| jq`.
-    sys.stdout.write(json.dumps(data, indent=2, ensure_ascii=False, allow_nan=False, default=str) + "\n")
+    sys.stdout.write(
+        json.dumps(data, indent=2, ensure_ascii=False, allow_nan=False, default=str) + "\n"
+    )
     sys.stdout.flush()
 
 

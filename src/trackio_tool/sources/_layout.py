@@ -119,9 +119,7 @@ def split_source_args(values: Iterable[str]) -> list[str]:
     return out
 
 
-def resolve_sources(
-    specs: Sequence[str], *, trackio_dir: Path | None = None
-) -> list[ProjectFiles]:
+def resolve_sources(specs: Sequence[str], *, trackio_dir: Path | None = None) -> list[ProjectFiles]:
     """Every project behind ``specs`` (no spec: every project in TRACKIO_DIR)."""
     tdir = trackio_dir or default_trackio_dir()
     if not specs:
@@ -211,7 +209,9 @@ def _resolve_path(
         if stem == "metrics" and fs.exists(_join(parent, "runs.json")):
             return _resolve_dir(parent, fs, source=source, url_prefix=url_prefix)
         for suffix in PARQUET_SIDECARS:
-            if stem.endswith(suffix) and fs.exists(_join(parent, stem[: -len(suffix)] + ".parquet")):
+            if stem.endswith(suffix) and fs.exists(
+                _join(parent, stem[: -len(suffix)] + ".parquet")
+            ):
                 main = stem[: -len(suffix)] + ".parquet"
                 raise NotATrackioFileError(
                     f"{name} is a companion file of {main}; pass {_join(parent, main)} instead"
@@ -261,7 +261,9 @@ def _resolve_dir(
     projects: list[ProjectFiles] = []
     db_stems = {n[: -len(".db")] for n in files if n.endswith(".db")}
     for stem in sorted(db_stems):
-        projects.extend(_resolve_path(_join(path, f"{stem}.db"), fs, source=source, url_prefix=url_prefix))
+        projects.extend(
+            _resolve_path(_join(path, f"{stem}.db"), fs, source=source, url_prefix=url_prefix)
+        )
     for n in files:
         if not n.endswith(".parquet"):
             continue
@@ -296,7 +298,11 @@ def _static_project(
             aux = {p.rsplit("/", 1)[-1] for p in fs.ls(_join(path, "aux"), detail=False)}
         except FileNotFoundError:
             aux = set()
-        companions = {t: _join(path, "aux", f"{t}.parquet") for t in STATIC_AUX_TABLES if f"{t}.parquet" in aux}
+        companions = {
+            t: _join(path, "aux", f"{t}.parquet")
+            for t in STATIC_AUX_TABLES
+            if f"{t}.parquet" in aux
+        }
     project = path.rstrip("/").rsplit("/", 1)[-1] or "static"
     return ProjectFiles(
         project=project,

@@ -32,7 +32,17 @@ def cache_dir() -> Path:
 
 
 def _stamp(info: dict[str, Any]) -> dict[str, Any]:
-    keys = ("size", "mtime", "etag", "ETag", "last_modified", "LastModified", "blob_id", "oid", "xetHash")
+    keys = (
+        "size",
+        "mtime",
+        "etag",
+        "ETag",
+        "last_modified",
+        "LastModified",
+        "blob_id",
+        "oid",
+        "xetHash",
+    )
     out = {k: info[k] for k in keys if k in info}
     if "mtime" in out and not isinstance(out["mtime"], (int, float, str)):
         out["mtime"] = str(out["mtime"])
@@ -86,7 +96,9 @@ def _check(db: Path) -> None:
         finally:
             con.close()
     except sqlite3.DatabaseError as exc:
-        raise CorruptFileError(f"the fetched copy of {db.name} is not a readable SQLite database: {exc}") from exc
+        raise CorruptFileError(
+            f"the fetched copy of {db.name} is not a readable SQLite database: {exc}"
+        ) from exc
     if not ok or ok[0] != "ok":
         raise CorruptFileError(f"the fetched copy of {db.name} failed PRAGMA quick_check: {ok}")
 

@@ -25,7 +25,7 @@ import polars as pl
 NONFINITE: dict[str, float] = {"NaN": math.nan, "Infinity": math.inf, "-Infinity": -math.inf}
 # Quote bare tokens (json.dumps of trackio <= 0.4) so strict decoders accept them;
 # trackio's own "NaN" strings are preceded by a quote and left alone.
-_BARE_TOKEN = r'([:\[,]\s*)(-?(?:NaN|Infinity))'
+_BARE_TOKEN = r"([:\[,]\s*)(-?(?:NaN|Infinity))"
 # A key token in a row known to be flat and escape-free (see ``flat_mask``).
 _FLAT_KEY = r'"([^"\\]*)"\s*:'
 _FLAT_KEY_TOKEN = r'"[^"\\]*"\s*:'  # same, without a capture group (faster)
@@ -59,11 +59,7 @@ def as_text(col: pl.Expr) -> pl.Expr:
     """A payload column (Binary or String) as String, bare tokens quoted."""
     text = col.cast(pl.String)
     has_token = text.str.contains("NaN", literal=True) | text.str.contains("Infinity", literal=True)
-    return (
-        pl.when(has_token)
-        .then(text.str.replace_all(_BARE_TOKEN, r'${1}"${2}"'))
-        .otherwise(text)
-    )
+    return pl.when(has_token).then(text.str.replace_all(_BARE_TOKEN, r'${1}"${2}"')).otherwise(text)
 
 
 def flat_mask(text: pl.Expr) -> pl.Expr:
@@ -101,7 +97,9 @@ def top_level_keys(frame: pl.DataFrame, *, key: str, text: str) -> pl.DataFrame:
     slow = frame.filter(~flat)
     pairs: set[tuple[str, str]] = set()
     if slow.height:
-        for run, raw in zip(slow.get_column(key).to_list(), slow.get_column(text).to_list()):
+        for run, raw in zip(
+            slow.get_column(key).to_list(), slow.get_column(text).to_list(), strict=True
+        ):
             value = loads(raw)
             if isinstance(value, dict):
                 pairs.update((run, k) for k in value)
@@ -149,7 +147,9 @@ def infer_dtype(values: Iterable[Any]) -> pl.DataType | None:
     return None
 
 
-def _raw_schema(raw_values: Mapping[str, list[Any]], flat_keys: Iterable[str]) -> dict[str, pl.DataType | None]:
+def _raw_schema(
+    raw_values: Mapping[str, list[Any]], flat_keys: Iterable[str]
+) -> dict[str, pl.DataType | None]:
     schema: dict[str, pl.DataType | None] = {k: pl.String() for k in flat_keys}
     for k, vals in raw_values.items():
         dt = infer_dtype([*vals, *([None] if k in schema else [])])
@@ -195,8 +195,17 @@ def decode_payloads(text: pl.Series) -> pl.DataFrame:
         columns.extend(decoded.get_columns())
     for k in (k for k, dt in schema.items() if dt is None):
         # Mixed shapes: keep the exact Python value (decoded NaN rules applied).
-        vals = [(loads(r) or {}).get(k) if r is not None else None for r in frame.get_column("t").to_list()]
-        columns.append(pl.Series(k, [json.dumps(v) if isinstance(v, (dict, list)) else v for v in vals], dtype=pl.Object))
+        vals = [
+            (loads(r) or {}).get(k) if r is not None else None
+            for r in frame.get_column("t").to_list()
+        ]
+        columns.append(
+            pl.Series(
+                k,
+                [json.dumps(v) if isinstance(v, (dict, list)) else v for v in vals],
+                dtype=pl.Object,
+            )
+        )
     return pl.DataFrame(columns) if columns else pl.DataFrame(schema={})
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from typing import Any
+from typing import IO, Any, cast
 
 import polars as pl
 
@@ -23,14 +23,18 @@ def read_parquet_file(pf: ProjectFiles, path: str, *, what: str) -> pl.DataFrame
     """A parquet file on any filesystem, with errors in one line."""
     try:
         with pf.fs.open(path, "rb") as fh:
-            return pl.read_parquet(fh)
+            return pl.read_parquet(cast("IO[bytes]", fh))
     except FileNotFoundError as exc:
         raise NotATrackioFileError(f"{what} not found: {pf.url_prefix}{path}") from exc
     except PermissionError as exc:
-        raise SourcePermissionError(f"permission denied: cannot read {pf.url_prefix}{path}") from exc
+        raise SourcePermissionError(
+            f"permission denied: cannot read {pf.url_prefix}{path}"
+        ) from exc
     except (pl.exceptions.ComputeError, OSError, ValueError) as exc:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise CorruptFileError(f"{pf.url_prefix}{path} is not a readable parquet file ({first})") from exc
+        raise CorruptFileError(
+            f"{pf.url_prefix}{path} is not a readable parquet file ({first})"
+        ) from exc
 
 
 class ParquetReader:
@@ -65,7 +69,9 @@ class ParquetReader:
         if table not in self.companions:
             return None
         if table not in self._side:
-            self._side[table] = read_parquet_file(self.pf, self.companions[table], what=f"{table} parquet")
+            self._side[table] = read_parquet_file(
+                self.pf, self.companions[table], what=f"{table} parquet"
+            )
         return self._side[table]
 
     def _key_expr(self) -> pl.Expr:
@@ -74,8 +80,16 @@ class ParquetReader:
     def run_index(self) -> pl.DataFrame:
         m = self.metrics.with_row_index("_row")
         step = pl.col("step") if "step" in m.columns else pl.lit(None, dtype=pl.Int64)
-        ts = pl.col("timestamp").cast(pl.String) if "timestamp" in m.columns else pl.lit(None, dtype=pl.String)
-        rid = pl.col("run_id").cast(pl.String) if "run_id" in m.columns else pl.lit(None, dtype=pl.String)
+        ts = (
+            pl.col("timestamp").cast(pl.String)
+            if "timestamp" in m.columns
+            else pl.lit(None, dtype=pl.String)
+        )
+        rid = (
+            pl.col("run_id").cast(pl.String)
+            if "run_id" in m.columns
+            else pl.lit(None, dtype=pl.String)
+        )
         return (
             m.group_by(self._key_expr(), pl.col("run_name").cast(pl.String))
             .agg(
@@ -88,7 +102,9 @@ class ParquetReader:
                 pl.col("_row").min().alias("_first_row"),
             )
             .sort("_first_row")
-            .select("run_key", "run_id", "run_name", "rows", "step_min", "step_max", "first", "last")
+            .select(
+                "run_key", "run_id", "run_name", "rows", "step_min", "step_max", "first", "last"
+            )
         )
 
     def metric_keys(self, run_keys: Sequence[str] | None = None) -> pl.DataFrame:
@@ -107,7 +123,9 @@ class ParquetReader:
         )
 
     def _side_key(self, side: pl.DataFrame) -> str:
-        return "run_id" if "run_id" in side.columns and self.run_key_column == "run_id" else "run_name"
+        return (
+            "run_id" if "run_id" in side.columns and self.run_key_column == "run_id" else "run_name"
+        )
 
     def side_counts(self, table: str) -> pl.DataFrame:
         schema = {"run_key": pl.String, "n": pl.Int64}
@@ -121,20 +139,32 @@ class ParquetReader:
             pl.len().cast(pl.Int64).alias("n")
         )
 
-    def read_numeric(self, run_keys: Sequence[str] | None = None, *, table: str = "metrics") -> pl.DataFrame:
+    def read_numeric(
+        self, run_keys: Sequence[str] | None = None, *, table: str = "metrics"
+    ) -> pl.DataFrame:
         if table == "metrics":
             frame = self.metrics.with_columns(self._key_expr())
         else:
             side = self.side(table)
             if side is None:
-                return pl.DataFrame(schema={"run_key": pl.String, "step": pl.Int64, "timestamp": pl.String})
+                return pl.DataFrame(
+                    schema={"run_key": pl.String, "step": pl.Int64, "timestamp": pl.String}
+                )
             frame = side.with_columns(pl.col(self._side_key(side)).cast(pl.String).alias("run_key"))
         if run_keys is not None:
             frame = frame.filter(pl.col("run_key").is_in(list(run_keys)))
         base = frame.select(
             "run_key",
-            (pl.col("step").cast(pl.Int64) if "step" in frame.columns else pl.lit(None, dtype=pl.Int64)).alias("step"),
-            (pl.col("timestamp").cast(pl.String) if "timestamp" in frame.columns else pl.lit(None, dtype=pl.String)).alias("timestamp"),
+            (
+                pl.col("step").cast(pl.Int64)
+                if "step" in frame.columns
+                else pl.lit(None, dtype=pl.Int64)
+            ).alias("step"),
+            (
+                pl.col("timestamp").cast(pl.String)
+                if "timestamp" in frame.columns
+                else pl.lit(None, dtype=pl.String)
+            ).alias("timestamp"),
         )
         values = frame.select(c for c in frame.columns if c not in STRUCTURAL and c != "run_key")
         numeric = _numeric_columns(values)
@@ -148,7 +178,9 @@ class ParquetReader:
         out: dict[str, dict[str, Any]] = {}
         structural = STRUCTURAL | {"created_at"}
         for row in side.iter_rows(named=True):  # one row per run: tiny
-            out[str(row[key])] = {k: v for k, v in row.items() if k not in structural and v is not None}
+            out[str(row[key])] = {
+                k: v for k, v in row.items() if k not in structural and v is not None
+            }
         return out
 
     def runs_json(self) -> list[dict[str, Any]] | None:

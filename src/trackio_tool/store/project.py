@@ -73,7 +73,9 @@ class Project:
     def side_counts(self, table: str) -> pl.DataFrame:
         return self.reader.side_counts(table)
 
-    def read_numeric(self, run_keys: Sequence[str] | None = None, *, table: str = "metrics") -> pl.DataFrame:
+    def read_numeric(
+        self, run_keys: Sequence[str] | None = None, *, table: str = "metrics"
+    ) -> pl.DataFrame:
         return self.reader.read_numeric(run_keys, table=table)
 
     def configs(self) -> dict[str, dict[str, Any]]:

@@ -41,7 +41,11 @@ def suggestions(selector: str, names: Iterable[str]) -> str:
 def not_found(selector: str, names: Iterable[str], where: str) -> RunNotFoundError:
     names = list(names)
     hint = suggestions(selector, names)
-    tail = f"; closest: {hint}" if hint else (f"; runs: {', '.join(sorted(set(names))[:8])}" if names else "; it has no runs")
+    tail = (
+        f"; closest: {hint}"
+        if hint
+        else (f"; runs: {', '.join(sorted(set(names))[:8])}" if names else "; it has no runs")
+    )
     return RunNotFoundError(f"no run {selector!r} in {where}{tail}")
 
 

@@ -81,7 +81,9 @@ class SqliteReader:
         self._check_header()
         # A read-only open of a WAL database creates empty -wal/-shm files when
         # they are missing; remember so close() can remove them again.
-        self._sidecars_before = {sfx: Path(f"{self.path}{sfx}").exists() for sfx in ("-wal", "-shm")}
+        self._sidecars_before = {
+            sfx: Path(f"{self.path}{sfx}").exists() for sfx in ("-wal", "-shm")
+        }
         self.con = self._connect(self.path)
         self._opened = self.path
         try:
@@ -121,7 +123,9 @@ class SqliteReader:
         if not head:
             raise NotATrackioFileError(f"{self.label} is empty (0 bytes): not a Trackio database")
         if head != _SQLITE_MAGIC:
-            raise NotATrackioFileError(f"{self.label} is not an SQLite database (a Trackio .db file was expected)")
+            raise NotATrackioFileError(
+                f"{self.label} is not an SQLite database (a Trackio .db file was expected)"
+            )
 
     def _connect(self, path: Path) -> sqlite3.Connection:
         uri = f"file:{quote(str(path.absolute()))}?mode=ro"
@@ -144,11 +148,17 @@ class SqliteReader:
     def _translate(self, exc: sqlite3.Error) -> Exception:
         msg = str(exc)
         if "not a database" in msg or "file is encrypted" in msg:
-            return NotATrackioFileError(f"{self.label} is not an SQLite database (a Trackio .db file was expected)")
+            return NotATrackioFileError(
+                f"{self.label} is not an SQLite database (a Trackio .db file was expected)"
+            )
         if "malformed" in msg or "disk I/O" in msg or "corrupt" in msg:
-            return CorruptFileError(f"{self.label} is damaged and cannot be read ({msg}); try `sqlite3 {self.label} .recover`")
+            return CorruptFileError(
+                f"{self.label} is damaged and cannot be read ({msg}); try `sqlite3 {self.label} .recover`"
+            )
         if "locked" in msg or "busy" in msg:
-            return CorruptFileError(f"{self.label} is locked by another process for more than 30 s ({msg})")
+            return CorruptFileError(
+                f"{self.label} is locked by another process for more than 30 s ({msg})"
+            )
         return CorruptFileError(f"cannot read {self.label}: {msg}")
 
     def close(self) -> None:
@@ -195,7 +205,9 @@ class SqliteReader:
         self.close()
 
     def _layout(self) -> dict[str, list[str]]:
-        tables = [r[0] for r in self.con.execute("SELECT name FROM sqlite_master WHERE type='table'")]
+        tables = [
+            r[0] for r in self.con.execute("SELECT name FROM sqlite_master WHERE type='table'")
+        ]
         return {t: [r[1] for r in self.con.execute(f"PRAGMA table_info({_q(t)})")] for t in tables}
 
     def execute(self, sql: str, params: Sequence[Any] = ()) -> sqlite3.Cursor:
@@ -267,7 +279,9 @@ class SqliteReader:
         (or with a run stored under two names) take the full scan.
         """
         indexes = self._index_columns("metrics")
-        if [key, "step"] not in [i[:2] for i in indexes] or [key, "timestamp"] not in [i[:2] for i in indexes]:
+        if [key, "step"] not in [i[:2] for i in indexes] or [key, "timestamp"] not in [
+            i[:2] for i in indexes
+        ]:
             return None
         base = self.execute(
             f"SELECT {key}, COUNT(*), MIN(step), MAX(step), MIN(id) FROM metrics GROUP BY {key}"
@@ -279,14 +293,35 @@ class SqliteReader:
             ).fetchone()
             if key == "run_id":
                 # A run_id stored under two names (a half-finished rename) needs the full scan.
-                other = self.execute(
-                    "SELECT 1 FROM metrics WHERE run_id = ? AND run_name != ? LIMIT 1", (run, names[0])
-                ).fetchone() if [key, "run_name"] in [i[:2] for i in indexes] else None
+                other = (
+                    self.execute(
+                        "SELECT 1 FROM metrics WHERE run_id = ? AND run_name != ? LIMIT 1",
+                        (run, names[0]),
+                    ).fetchone()
+                    if [key, "run_name"] in [i[:2] for i in indexes]
+                    else None
+                )
                 if other:
                     return None
-            first = self.execute(f"SELECT MIN(timestamp) FROM metrics WHERE {key} = ?", (run,)).fetchone()[0]
-            last = self.execute(f"SELECT MAX(timestamp) FROM metrics WHERE {key} = ?", (run,)).fetchone()[0]
-            out.append((run, run if key == "run_id" else None, names[0], count, smin, smax, first, last, first_id))
+            first = self.execute(
+                f"SELECT MIN(timestamp) FROM metrics WHERE {key} = ?", (run,)
+            ).fetchone()[0]
+            last = self.execute(
+                f"SELECT MAX(timestamp) FROM metrics WHERE {key} = ?", (run,)
+            ).fetchone()[0]
+            out.append(
+                (
+                    run,
+                    run if key == "run_id" else None,
+                    names[0],
+                    count,
+                    smin,
+                    smax,
+                    first,
+                    last,
+                    first_id,
+                )
+            )
         return out
 
     def side_counts(self, table: str) -> pl.DataFrame:
@@ -304,7 +339,9 @@ class SqliteReader:
         marks = ",".join("?" * len(run_keys))
         return f" WHERE {key} IN ({marks})", list(run_keys)
 
-    def _chunks(self, sql: str, params: Sequence[Any], schema: dict[str, Any]) -> Iterator[pl.DataFrame]:
+    def _chunks(
+        self, sql: str, params: Sequence[Any], schema: dict[str, Any]
+    ) -> Iterator[pl.DataFrame]:
         cur = self.execute(sql, params)
         names = list(schema)
         while True:
@@ -314,8 +351,10 @@ class SqliteReader:
                 raise self._translate(exc) from exc
             if not rows:
                 return
-            cols = list(zip(*rows))
-            yield pl.DataFrame({n: pl.Series(n, c, dtype=schema[n]) for n, c in zip(names, cols)})
+            cols = list(zip(*rows, strict=True))
+            yield pl.DataFrame(
+                {n: pl.Series(n, c, dtype=schema[n]) for n, c in zip(names, cols, strict=True)}
+            )
 
     def _indexed(self, table: str, column: str) -> bool:
         """Whether an index of ``table`` starts with ``column`` (per-run reads are then cheap)."""
@@ -325,7 +364,9 @@ class SqliteReader:
                 return True
         return False
 
-    def metric_keys(self, run_keys: Sequence[str] | None = None, *, table: str = "metrics") -> pl.DataFrame:
+    def metric_keys(
+        self, run_keys: Sequence[str] | None = None, *, table: str = "metrics"
+    ) -> pl.DataFrame:
         """Distinct ``(run_key, metric)``: the top-level keys each run logged.
 
         Payloads are read run by run (through the run index) on a second
@@ -339,15 +380,20 @@ class SqliteReader:
         con = self._connect(self._opened)
         try:
             if self._indexed(table, key):
-                runs = list(run_keys) if run_keys is not None else [
-                    r[0] for r in con.execute(f"SELECT DISTINCT {key} FROM {_q(table)}")
-                ]
+                runs = (
+                    list(run_keys)
+                    if run_keys is not None
+                    else [r[0] for r in con.execute(f"SELECT DISTINCT {key} FROM {_q(table)}")]
+                )
                 queries = [
-                    (f"SELECT CAST(metrics AS BLOB) FROM {_q(table)} WHERE {key} = ?", [r], r) for r in runs
+                    (f"SELECT CAST(metrics AS BLOB) FROM {_q(table)} WHERE {key} = ?", [r], r)
+                    for r in runs
                 ]
             else:
                 where, params = self._where_runs(run_keys, key)
-                queries = [(f"SELECT CAST(metrics AS BLOB), {key} FROM {_q(table)}{where}", params, None)]
+                queries = [
+                    (f"SELECT CAST(metrics AS BLOB), {key} FROM {_q(table)}{where}", params, None)
+                ]
             parts = [
                 _decode.top_level_keys(chunk, key="run_key", text="t")
                 for chunk in _prefetch(self._payload_chunks(con, queries))
@@ -365,7 +411,9 @@ class SqliteReader:
                 while rows := cur.fetchmany(CHUNK_ROWS):
                     if run is not None:
                         text = pl.Series("t", [r[0] for r in rows], dtype=pl.Binary)
-                        keys = pl.repeat(run, len(rows), dtype=pl.String, eager=True).alias("run_key")
+                        keys = pl.repeat(run, len(rows), dtype=pl.String, eager=True).alias(
+                            "run_key"
+                        )
                     else:
                         text = pl.Series("t", [r[0] for r in rows], dtype=pl.Binary)
                         keys = pl.Series("run_key", [r[1] for r in rows], dtype=pl.String)
@@ -373,13 +421,17 @@ class SqliteReader:
             except sqlite3.DatabaseError as exc:
                 raise self._translate(exc) from exc
 
-    def read_numeric(self, run_keys: Sequence[str] | None = None, *, table: str = "metrics") -> pl.DataFrame:
+    def read_numeric(
+        self, run_keys: Sequence[str] | None = None, *, table: str = "metrics"
+    ) -> pl.DataFrame:
         """Numeric series of the selected runs: run_key, step, timestamp + one column per leaf.
 
         Nested dicts become ``parent/child`` columns; NaN/inf are kept as floats.
         """
         if not self.has_table(table):
-            return pl.DataFrame(schema={"run_key": pl.String, "step": pl.Int64, "timestamp": pl.String})
+            return pl.DataFrame(
+                schema={"run_key": pl.String, "step": pl.Int64, "timestamp": pl.String}
+            )
         key = self.run_key_column if table == "metrics" else self._side_key(table)
         step = "step" if "step" in self.columns[table] else "NULL"
         where, params = self._where_runs(run_keys, key)

@@ -55,7 +55,9 @@ class ProjectSummary:
 
 
 def _counts(frame: pl.DataFrame) -> dict[str, int]:
-    return dict(zip(frame.get_column("run_key").to_list(), frame.get_column("n").to_list()))
+    return dict(
+        zip(frame.get_column("run_key").to_list(), frame.get_column("n").to_list(), strict=True)
+    )
 
 
 def summarize(

@@ -1,0 +1,123 @@
+"""The command line as a whole: entry points, start-up cost, completion, docs."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import FIXTURES, REPO
+
+TOOL = str(Path(sys.executable).with_name("trackio-tool"))
+DB = str(FIXTURES / "trackio-0.43.0" / "toyproj.db")
+HEAVY = (
+    "polars",
+    "plotly",
+    "kaleido",
+    "modal",
+    "asyncssh",
+    "sshfs",
+    "huggingface_hub",
+    "pyarrow",
+    "fsspec",
+)
+
+
+def _all_commands() -> list[str]:
+    from trackio_tool.cli import app
+
+    return [c.name or c.callback.__name__ for c in app.registered_commands]  # type: ignore[union-attr]
+
+
+def test_module_and_script_entry_points() -> None:
+    for cmd in ([sys.executable, "-m", "trackio_tool", "--version"], [TOOL, "--version"]):
+        proc = subprocess.run(cmd, capture_output=True, text=True, check=True)
+        assert re.fullmatch(r"trackio-tool \d+\.\d+\.\d+\n", proc.stdout)
+
+
+def test_help_imports_nothing_heavy() -> None:
+    """--help and completion run on every TAB: they must not import the data stack."""
+    code = (
+        "import sys\n"
+        "from trackio_tool import cli\n"
+        "sys.argv = ['trackio-tool', '--help']\n"
+        "try:\n    cli.main()\nexcept SystemExit:\n    pass\n"
+        f"heavy = sorted({{m.split('.')[0] for m in sys.modules}} & set({HEAVY!r}))\n"
+        "print('HEAVY', heavy, file=sys.stderr)\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert "HEAVY []" in proc.stderr, proc.stderr
+    for name in _all_commands():
+        assert name in proc.stdout
+
+
+@pytest.mark.parametrize("command", ["analyze", "plot", "merge", "drop", "rename"])
+def test_every_command_has_help_with_example(command: str) -> None:
+    proc = subprocess.run([TOOL, command, "--help"], capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    assert "Example" in proc.stdout or "example" in proc.stdout
+
+
+def test_every_command_and_option_is_in_readme() -> None:
+    readme = (REPO / "README.md").read_text()
+    from typer.main import get_command
+
+    from trackio_tool.cli import app
+
+    root = get_command(app)
+    for name, command in root.commands.items():  # type: ignore[attr-defined]
+        assert f"### `trackio-tool {name}`" in readme, f"README has no section for {name}"
+        section = readme.split(f"### `trackio-tool {name}`", 1)[1].split("\n### ", 1)[0]
+        for param in command.params:
+            for opt in param.opts:
+                if opt.startswith("--") and opt != "--help":
+                    assert opt in section, f"README's {name} section does not mention {opt}"
+
+
+def _complete(words: str, cword: int, shell: str = "bash") -> list[str]:
+    env = {
+        **os.environ,
+        "_TRACKIO_TOOL_COMPLETE": f"complete_{shell}",
+        "COMP_WORDS": words,
+        "COMP_CWORD": str(cword),
+        "_TYPER_COMPLETE_ARGS": words,
+    }
+    proc = subprocess.run([TOOL], capture_output=True, text=True, env=env)
+    return proc.stdout.split()
+
+
+def test_dynamic_run_completion_reads_the_db_on_the_line() -> None:
+    # `--run` has no value yet, so click leaves DB in ctx.args (DEPENDENCIES.md §6).
+    assert _complete(f"trackio-tool analyze {DB} --run ", 4) == ["alpha", "beta", "gamma"]
+    assert _complete(f"trackio-tool analyze {DB} --run g", 4) == ["gamma"]
+    assert _complete(f"trackio-tool analyze --run al {DB}", 3) == []  # DB not known yet: nothing
+
+
+def test_real_bash_completion_script(tmp_path: Path) -> None:
+    """--install-completion writes a script that real bash uses to complete run names."""
+    home = tmp_path / "home"
+    home.mkdir()
+    env = {**os.environ, "HOME": str(home), "SHELL": "/bin/bash"}
+    bin_dir = str(Path(TOOL).parent)
+    env["PATH"] = f"{bin_dir}:{env['PATH']}"
+    proc = subprocess.run(
+        ["bash", "-c", "trackio-tool --install-completion bash; true"],
+        capture_output=True,
+        text=True,
+        env={**env, "_TYPER_COMPLETE_TEST_DISABLE_SHELL_DETECTION": "1"},
+    )
+    assert proc.returncode == 0, proc.stderr
+    scripts = list((home / ".bash_completions").glob("*.sh"))
+    assert scripts, proc.stdout + proc.stderr
+    script = (
+        f"source {scripts[0]}\n"
+        f"COMP_WORDS=(trackio-tool analyze {DB} --run b); COMP_CWORD=4\n"
+        "_trackio_tool_completion trackio-tool\n"
+        'printf "%s\\n" "${COMPREPLY[@]}"\n'
+    )
+    proc = subprocess.run(["bash", "-c", script], capture_output=True, text=True, env=env)
+    assert proc.stdout.split() == ["beta"], proc.stderr
