@@ -95,6 +95,8 @@ def test_dynamic_run_completion_reads_the_db_on_the_line() -> None:
     assert _complete(f"trackio-tool analyze {DB} --run ", 4) == ["alpha", "beta", "gamma"]
     assert _complete(f"trackio-tool analyze {DB} --run g", 4) == ["gamma"]
     assert _complete(f"trackio-tool analyze --run al {DB}", 3) == []  # DB not known yet: nothing
+    # Completion reads the file read-only and leaves no -wal/-shm behind.
+    assert not list(Path(DB).parent.glob("toyproj.db-*"))
 
 
 def test_real_bash_completion_script(tmp_path: Path) -> None:

@@ -8,6 +8,8 @@ from typing import Annotated, Optional
 
 import typer
 
+from trackio_tool.store._sqlite_ro import read_only
+
 
 def _source_from_line(ctx: typer.Context) -> list[str]:
     # While completing `--run <TAB>` click leaves positionals unparsed in ctx.args
@@ -42,8 +44,7 @@ def complete_run(ctx: typer.Context, incomplete: str) -> list[tuple[str, str]]:
         if path.suffix != ".db" or not path.is_file():
             continue
         try:
-            con = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=1)
-            try:
+            with read_only(path, timeout=1) as con:
                 rows = con.execute(
                     "SELECT run_name, COUNT(*) FROM metrics WHERE run_name LIKE ? ESCAPE '\\'"
                     " GROUP BY run_name ORDER BY MIN(id)",
@@ -52,8 +53,6 @@ def complete_run(ctx: typer.Context, incomplete: str) -> list[tuple[str, str]]:
                         + "%",
                     ),
                 ).fetchall()
-            finally:
-                con.close()
         except sqlite3.Error:
             continue
         for name, n in rows:

@@ -16,12 +16,11 @@ import threading
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote
 
 import polars as pl
 
 from trackio_tool.errors import CorruptFileError, NotATrackioFileError, SourcePermissionError
-from trackio_tool.store import _decode
+from trackio_tool.store import _decode, _sqlite_ro
 
 RUN_TABLES = ("metrics", "configs", "system_metrics", "alerts", "traces")
 STRUCTURAL = frozenset({"id", "run_id", "run_name", "step", "timestamp", "log_id", "space_id"})
@@ -128,13 +127,10 @@ class SqliteReader:
             )
 
     def _connect(self, path: Path) -> sqlite3.Connection:
-        uri = f"file:{quote(str(path.absolute()))}?mode=ro"
         try:
-            con = sqlite3.connect(uri, uri=True, timeout=30, check_same_thread=False)
+            return _sqlite_ro.connect_ro(path)
         except sqlite3.Error as exc:
             raise self._translate(exc) from exc
-        con.execute("PRAGMA busy_timeout = 30000")
-        return con
 
     def _private_copy(self) -> Path:
         self._tmp = tempfile.TemporaryDirectory(prefix="trackio-tool-ro-")
@@ -163,40 +159,10 @@ class SqliteReader:
 
     def close(self) -> None:
         self.con.close()
-        self._remove_created_sidecars()
+        _sqlite_ro.remove_created_sidecars(self.path, self._sidecars_before)
         if self._tmp is not None:
             self._tmp.cleanup()
             self._tmp = None
-
-    def _remove_created_sidecars(self) -> None:
-        """Delete the empty -wal/-shm our read-only open created, if nobody else uses them.
-
-        SQLite keeps a shared lock on byte 128 of -shm (the "DMS" byte) while a
-        connection uses it; if we can take it exclusively, no other process has
-        the database open and the files are ours to remove.
-        """
-        wal = Path(f"{self.path}-wal")
-        shm = Path(f"{self.path}-shm")
-        if self._sidecars_before.get("-wal") or self._sidecars_before.get("-shm"):
-            return
-        try:
-            if not wal.exists() or wal.stat().st_size != 0 or not shm.exists():
-                return
-            import fcntl
-
-            with shm.open("rb+") as fh:
-                try:
-                    fcntl.lockf(fh, fcntl.LOCK_EX | fcntl.LOCK_NB, 1, 128)
-                except OSError:
-                    return  # someone opened the database meanwhile: leave it alone
-                try:
-                    if wal.stat().st_size == 0:
-                        wal.unlink()
-                        shm.unlink()
-                finally:
-                    fcntl.lockf(fh, fcntl.LOCK_UN, 1, 128)
-        except OSError:
-            return
 
     def __enter__(self) -> SqliteReader:
         return self

@@ -1,0 +1,69 @@
+"""Open an SQLite file read-only in place, leaving the folder as it was.
+
+Kept free of polars so shell completion can use it on every TAB.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import sqlite3
+from collections.abc import Iterator
+from pathlib import Path
+from urllib.parse import quote
+
+SIDECARS = ("-wal", "-shm")
+
+
+def connect_ro(path: Path, *, timeout: float = 30) -> sqlite3.Connection:
+    """``mode=ro`` (never ``immutable=1``): rows that live only in ``-wal`` are seen."""
+    uri = f"file:{quote(str(Path(path).absolute()))}?mode=ro"
+    con = sqlite3.connect(uri, uri=True, timeout=timeout, check_same_thread=False)
+    con.execute(f"PRAGMA busy_timeout = {int(timeout * 1000)}")
+    return con
+
+
+def sidecars_present(path: Path) -> dict[str, bool]:
+    return {sfx: Path(f"{path}{sfx}").exists() for sfx in SIDECARS}
+
+
+def remove_created_sidecars(path: Path, before: dict[str, bool]) -> None:
+    """Delete the empty -wal/-shm a read-only open created, if nobody else uses them.
+
+    A read-only open of a WAL database creates them when missing and cannot
+    delete them on close. SQLite keeps a shared lock on byte 128 of -shm (the
+    "DMS" byte) while a connection uses it; if we can take it exclusively, no
+    other process has the database open and the files are ours to remove.
+    """
+    if before.get("-wal") or before.get("-shm"):
+        return
+    wal, shm = Path(f"{path}-wal"), Path(f"{path}-shm")
+    try:
+        if not wal.exists() or wal.stat().st_size != 0 or not shm.exists():
+            return
+        import fcntl
+
+        with shm.open("rb+") as fh:
+            try:
+                fcntl.lockf(fh, fcntl.LOCK_EX | fcntl.LOCK_NB, 1, 128)
+            except OSError:
+                return  # someone opened the database meanwhile: leave it alone
+            try:
+                if wal.stat().st_size == 0:
+                    wal.unlink()
+                    shm.unlink()
+            finally:
+                fcntl.lockf(fh, fcntl.LOCK_UN, 1, 128)
+    except OSError:
+        return
+
+
+@contextlib.contextmanager
+def read_only(path: Path, *, timeout: float = 30) -> Iterator[sqlite3.Connection]:
+    """A read-only connection that tidies up after itself."""
+    before = sidecars_present(path)
+    con = connect_ro(path, timeout=timeout)
+    try:
+        yield con
+    finally:
+        con.close()
+        remove_created_sidecars(path, before)
