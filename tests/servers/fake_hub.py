@@ -19,12 +19,12 @@ read token instead of using plain HTTP), ``HF_HOME`` in a temp folder,
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import re
 import threading
 from dataclasses import dataclass
-from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import parse_qs, unquote, urlsplit
@@ -81,7 +81,13 @@ class FakeHub:
         # Handler threads only live for one request (HTTP/1.0, see _Handler), so
         # shutdown() + server_close() leave no threads behind.
         self._server.daemon_threads = False
-        self._thread = threading.Thread(target=self._server.serve_forever, name="fake-hub", daemon=True)
+        # A short poll interval makes shutdown() (and so fixture teardown) fast.
+        self._thread = threading.Thread(
+            target=self._server.serve_forever,
+            kwargs={"poll_interval": 0.05},
+            name="fake-hub",
+            daemon=True,
+        )
         self._thread.start()
         return self
 
@@ -120,13 +126,15 @@ class FakeHub:
             return [r for r in self.requests if "/resolve/" in r[1]]
 
     # -- resolution (called from handler threads) ----------------------------
-    def _dataset(self, ns: str, name: str, rev: str | None) -> _Repo | None | str:
+    def _dataset(self, ns: str, name: str, rev: str | None) -> _Repo | str | None:
         """Return the repo, None if the repo is missing, or "norev" if the revision is."""
         repo_id = f"{ns}/{name}"
         base = self.root / "datasets" / ns / name
         if not base.is_dir():
             return None
-        if rev in (None, "main") or (rev and SHA_RE.match(rev) and not self._named_rev_for_sha(base, rev)):
+        if rev in (None, "main") or (
+            rev and SHA_RE.match(rev) and not self._named_rev_for_sha(base, rev)
+        ):
             # Any unknown 40-hex sha reads as main: tests pin revisions without
             # having to create history.
             return _Repo(repo_id, base.resolve(), self.dataset_sha(repo_id))
@@ -173,11 +181,17 @@ class _Handler(BaseHTTPRequestHandler):
     # threads are left blocked on idle client connections at shutdown.
     protocol_version = "HTTP/1.0"
 
-    def log_message(self, format, *args):  # noqa: A002 - keep test output quiet
-        pass
+    def log_message(self, format, *args):
+        pass  # keep test output quiet
 
     # -- response helpers ----------------------------------------------------
-    def _send(self, status: int, body: bytes = b"", headers: dict[str, str] | None = None, ctype="application/json"):
+    def _send(
+        self,
+        status: int,
+        body: bytes = b"",
+        headers: dict[str, str] | None = None,
+        ctype="application/json",
+    ):
         self.send_response(status)
         self.send_header("Content-Type", ctype)
         self.send_header("Content-Length", str(len(body)))
@@ -214,10 +228,9 @@ class _Handler(BaseHTTPRequestHandler):
         split = urlsplit(self.path)
         self.query = parse_qs(split.query)
         seg = _segments(split.path)
-        try:
+        # The client may hang up early (e.g. a cancelled range read).
+        with contextlib.suppress(BrokenPipeError):
             self._route(seg)
-        except BrokenPipeError:  # client closed early (e.g. cancelled range read)
-            pass
 
     def _route(self, seg: list[str]):
         m = self.command
@@ -231,7 +244,12 @@ class _Handler(BaseHTTPRequestHandler):
                 return self._dataset_tree(ns, name, rest[1], "/".join(rest[2:]))
             if rest[:1] == ["paths-info"] and len(rest) >= 2 and m == "POST":
                 return self._dataset_paths_info(ns, name, "/".join(rest[1:]))
-        if seg[:1] == ["datasets"] and len(seg) >= 5 and seg[3] == "resolve" and m in ("GET", "HEAD"):
+        if (
+            seg[:1] == ["datasets"]
+            and len(seg) >= 5
+            and seg[3] == "resolve"
+            and m in ("GET", "HEAD")
+        ):
             return self._dataset_resolve(seg[1], seg[2], seg[4], "/".join(seg[5:]))
         if seg[:2] == ["api", "buckets"] and len(seg) >= 4:
             ns, name, rest = seg[2], seg[3], seg[4:]
@@ -241,7 +259,12 @@ class _Handler(BaseHTTPRequestHandler):
                 return self._bucket_tree(ns, name, "/".join(rest[1:]))
             if rest == ["paths-info"] and m == "POST":
                 return self._bucket_paths_info(ns, name)
-        if seg[:1] == ["buckets"] and len(seg) >= 4 and seg[3] == "resolve" and m in ("GET", "HEAD"):
+        if (
+            seg[:1] == ["buckets"]
+            and len(seg) >= 4
+            and seg[3] == "resolve"
+            and m in ("GET", "HEAD")
+        ):
             return self._bucket_resolve(seg[1], seg[2], "/".join(seg[4:]))
         # Includes /api/agent-harnesses (agent detection; the client swallows errors).
         return self._error(404, None, f"fake hub: no route for {m} {self.path}")
@@ -261,7 +284,9 @@ class _Handler(BaseHTTPRequestHandler):
         repo = self._get_dataset(ns, name, rev)
         if repo is None:
             return
-        files = sorted(p.relative_to(repo.folder).as_posix() for p in repo.folder.rglob("*") if p.is_file())
+        files = sorted(
+            p.relative_to(repo.folder).as_posix() for p in repo.folder.rglob("*") if p.is_file()
+        )
         self._json(
             {
                 "_id": repo.sha[:24],
@@ -374,8 +399,8 @@ class _Handler(BaseHTTPRequestHandler):
         if target.is_file():
             return self._json([self._bucket_entry(b.folder.resolve(), target)])
         items = sorted(target.rglob("*") if recursive else target.iterdir())
-        if recursive:
-            items = [p for p in items if p.is_file()]  # the real API lists only objects when recursive
+        if recursive:  # the real API lists only objects when recursive
+            items = [p for p in items if p.is_file()]
         self._json([self._bucket_entry(b.folder.resolve(), p) for p in items])
 
     def _bucket_paths_info(self, ns, name):

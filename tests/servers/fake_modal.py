@@ -58,7 +58,7 @@ def _unimplemented_methods() -> dict:
     async def unimplemented(self, stream):
         raise GRPCError(Status.UNIMPLEMENTED, "not implemented by the fake Modal server")
 
-    return {name: unimplemented for name in api_grpc.ModalClientBase.__abstractmethods__}
+    return dict.fromkeys(api_grpc.ModalClientBase.__abstractmethods__, unimplemented)
 
 
 class _Servicer(type("_Stubbed", (api_grpc.ModalClientBase,), _unimplemented_methods())):
@@ -84,7 +84,10 @@ class _Servicer(type("_Stubbed", (api_grpc.ModalClientBase,), _unimplemented_met
         vol_dir = env_dir / req.deployment_name
         if not vol_dir.is_dir():
             if req.object_creation_type != api_pb2.OBJECT_CREATION_TYPE_CREATE_IF_MISSING:
-                raise GRPCError(Status.NOT_FOUND, f"Volume '{req.deployment_name}' not found in environment '{env}'")
+                raise GRPCError(
+                    Status.NOT_FOUND,
+                    f"Volume '{req.deployment_name}' not found in environment '{env}'",
+                )
             vol_dir.mkdir()
         volume_id = "vo-" + hashlib.sha1(f"{env}/{req.deployment_name}".encode()).hexdigest()[:22]
         with self.fake._lock:
@@ -93,7 +96,9 @@ class _Servicer(type("_Stubbed", (api_grpc.ModalClientBase,), _unimplemented_met
             api_pb2.VolumeGetOrCreateResponse(
                 volume_id=volume_id,
                 version=api_pb2.VOLUME_FS_VERSION_V2,
-                metadata=api_pb2.VolumeMetadata(name=req.deployment_name, version=api_pb2.VOLUME_FS_VERSION_V2),
+                metadata=api_pb2.VolumeMetadata(
+                    name=req.deployment_name, version=api_pb2.VOLUME_FS_VERSION_V2
+                ),
             )
         )
 
@@ -126,7 +131,9 @@ class _Servicer(type("_Stubbed", (api_grpc.ModalClientBase,), _unimplemented_met
             items = sorted(target.rglob("*") if req.recursive else target.iterdir())
         entries = [self._entry(vol, p) for p in items]
         for i in range(0, len(entries), LIST_BATCH):
-            await stream.send_message(api_pb2.VolumeListFiles2Response(entries=entries[i : i + LIST_BATCH]))
+            await stream.send_message(
+                api_pb2.VolumeListFiles2Response(entries=entries[i : i + LIST_BATCH])
+            )
 
     @staticmethod
     def _entry(vol: Path, p: Path) -> api_pb2.FileEntry:
@@ -163,7 +170,9 @@ class _Servicer(type("_Stubbed", (api_grpc.ModalClientBase,), _unimplemented_met
                 lo = max(start, idx * BLOCK_SIZE)
                 hi = min(start + length, (idx + 1) * BLOCK_SIZE)
                 urls.append(self.fake._block_url(target, lo, hi))
-        await stream.send_message(api_pb2.VolumeGetFile2Response(get_urls=urls, size=size, start=start, len=length))
+        await stream.send_message(
+            api_pb2.VolumeGetFile2Response(get_urls=urls, size=size, start=start, len=length)
+        )
 
 
 class FakeModal:
@@ -280,11 +289,14 @@ class FakeModal:
         self._thread.join(10)
         # Cancel whatever grpclib/aiohttp left behind, then close the loop so no
         # ResourceWarning about an unclosed loop/transport leaks into the tests.
+        # Bounded wait: a *foreign* task can land on this loop (sshfs's GC
+        # finalizer schedules its close() on whichever loop is running in the
+        # thread that happens to collect it) and then never completes here.
         pending = asyncio.all_tasks(self._loop)
         for t in pending:
             t.cancel()
         if pending:
-            self._loop.run_until_complete(asyncio.gather(*pending, return_exceptions=True))
+            self._loop.run_until_complete(asyncio.wait(pending, timeout=2))
         self._loop.run_until_complete(self._loop.shutdown_asyncgens())
         self._loop.close()
         self._loop = None

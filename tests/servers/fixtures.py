@@ -1,8 +1,7 @@
 """Pytest fixtures wrapping the test servers.
 
-Enable in a test module with ``pytest_plugins = ["tests.servers.fixtures"]``
-(only allowed in the rootdir conftest on recent pytest), or import the
-fixtures by name: ``from tests.servers.fixtures import fake_hub, hf_env``.
+tests/conftest.py loads this module with ``pytest_plugins = ["tests.servers.fixtures"]``,
+so every test can request these fixtures by name.
 
 Fixtures:
 
@@ -81,7 +80,9 @@ def _point_hf_client_at(url: str, hf_home: Path, monkeypatch: pytest.MonkeyPatch
     from huggingface_hub import constants as c
 
     monkeypatch.setattr(c, "ENDPOINT", url)
-    monkeypatch.setattr(c, "HUGGINGFACE_CO_URL_TEMPLATE", url + "/{repo_id}/resolve/{revision}/{filename}")
+    monkeypatch.setattr(
+        c, "HUGGINGFACE_CO_URL_TEMPLATE", url + "/{repo_id}/resolve/{revision}/{filename}"
+    )
     monkeypatch.setattr(c, "HF_HUB_DISABLE_XET", True)
     monkeypatch.setattr(c, "HF_HUB_OFFLINE", False)
     monkeypatch.setattr(c, "HF_HOME", str(hf_home))

@@ -39,6 +39,30 @@ def sshd_available() -> bool:
     return os.access(SSHD, os.X_OK) and shutil.which("ssh-keygen") is not None
 
 
+def close_sshfs(fs) -> None:
+    """Close an ``sshfs.SSHFileSystem`` now, from the calling (non-async) thread.
+
+    sshfs has no close(); it relies on a ``weakref.finalize`` that runs at GC.
+    That finalizer schedules its close() on *whatever event loop is running in
+    the thread that triggers the collection*: if GC happens inside another
+    loop (a server thread, or an ``asyncio.run`` in the tool), the task awaits
+    futures of fsspec's loop and hangs forever. So detach it and close on
+    fsspec's own loop instead.
+    """
+    import weakref
+
+    from fsspec.asyn import sync
+
+    for fin in list(weakref.finalize._registry):  # private but stable since 3.4
+        info = fin.peek()
+        if info is not None and info[0] is fs:
+            fin.detach()
+    with contextlib.suppress(Exception):  # pool refuses while channels are active
+        sync(fs.loop, fs._pool.close, timeout=5)
+    with contextlib.suppress(BrokenPipeError):
+        sync(fs.loop, fs._stack.aclose, timeout=5)
+
+
 def _free_port() -> int:
     # Bind-then-close leaves a tiny race with other processes; start_sshd retries on it.
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:

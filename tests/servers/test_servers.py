@@ -1,11 +1,11 @@
 """Prove each test server works with the real client library it imitates/hosts.
 
-These tests double as usage examples for the fixtures in tests/servers/fixtures.py.
+These tests double as usage examples for the fixtures in tests/servers/fixtures.py,
+which tests/conftest.py loads through ``pytest_plugins``.
 """
 
 from __future__ import annotations
 
-import gc
 import io
 import os
 import threading
@@ -17,8 +17,8 @@ import pytest
 
 from tests.servers.fake_hub import FakeHub
 from tests.servers.fake_modal import FakeModal
-from tests.servers.fixtures import HF_DUMMY_TOKEN, fake_hub, fake_modal, ssh_home, sshd_server  # noqa: F401
-from tests.servers.sshd import SshdInfo
+from tests.servers.fixtures import HF_DUMMY_TOKEN
+from tests.servers.sshd import SshdInfo, close_sshfs
 
 
 # -- sshd + sshfs (asyncssh) -----------------------------------------------------
@@ -33,12 +33,7 @@ def _sshfs(host: str = "trk", **kw):
     return SSHFileSystem(host, skip_instance_cache=True, **kw)
 
 
-def _close_sshfs(fs) -> None:
-    # sshfs has no close(); its weakref finalizer closes the SSH connection.
-    del fs
-    gc.collect()
-
-
+@pytest.mark.slow
 def test_sshfs_reads_through_config_alias(sshd_server: SshdInfo, ssh_home: Path):
     f = sshd_server.root / "runs" / "a.txt"
     f.parent.mkdir(exist_ok=True)
@@ -55,9 +50,10 @@ def test_sshfs_reads_through_config_alias(sshd_server: SshdInfo, ssh_home: Path)
         with pytest.raises(FileNotFoundError):
             fs.cat_file(str(f.parent / "missing.txt"))
     finally:
-        _close_sshfs(fs)
+        close_sshfs(fs)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("mode", ["unknown", "mismatch"])
 def test_sshfs_refuses_untrusted_host_key(sshd_server: SshdInfo, ssh_home: Path, mode: str):
     from asyncssh.misc import HostKeyNotVerifiable
@@ -67,6 +63,7 @@ def test_sshfs_refuses_untrusted_host_key(sshd_server: SshdInfo, ssh_home: Path,
         _sshfs("trk")
 
 
+@pytest.mark.slow
 def test_sshfs_default_skips_host_key_check(sshd_server: SshdInfo, ssh_home: Path):
     """Documents the sshfs default the tool must override (known_hosts=None)."""
     sshd_server.write_client_home(ssh_home, host_key="unknown")
@@ -74,7 +71,7 @@ def test_sshfs_default_skips_host_key_check(sshd_server: SshdInfo, ssh_home: Pat
     try:
         assert fs.exists(str(sshd_server.root))
     finally:
-        _close_sshfs(fs)
+        close_sshfs(fs)
 
 
 # -- fake Hugging Face Hub ---------------------------------------------------------
@@ -98,18 +95,27 @@ def _hffs(hub: FakeHub):
 
 def test_hf_dataset_ls_info_cat_range(hub: FakeHub):
     fs = _hffs(hub)
-    assert sorted(fs.ls("datasets/org/ds", detail=False)) == ["datasets/org/ds/README.md", "datasets/org/ds/data"]
+    assert sorted(fs.ls("datasets/org/ds", detail=False)) == [
+        "datasets/org/ds/README.md",
+        "datasets/org/ds/data",
+    ]
     info = fs.info("hf://datasets/org/ds/data/train.bin")
     assert (info["type"], info["size"]) == ("file", 102_400)
     assert fs.cat("datasets/org/ds/README.md") == b"current readme"
-    assert fs.find("datasets/org/ds/data") == ["datasets/org/ds/data/sub/x.txt", "datasets/org/ds/data/train.bin"]
+    assert fs.find("datasets/org/ds/data") == [
+        "datasets/org/ds/data/sub/x.txt",
+        "datasets/org/ds/data/train.bin",
+    ]
 
     hub.reset_log()
     with fs.open("datasets/org/ds/data/train.bin", block_size=1024) as f:
         f.seek(50_000)
         assert f.read(4) == bytes([(50_000 + i) % 256 for i in range(4)])
     assert 0 < hub.bytes_served <= 2048  # a ranged GET, not the whole file
-    assert any(p.startswith("/datasets/org/ds/resolve/main/data/train.bin") for _, p in hub.resolve_requests())
+    assert any(
+        p.startswith("/datasets/org/ds/resolve/main/data/train.bin")
+        for _, p in hub.resolve_requests()
+    )
 
 
 def test_hf_dataset_revisions(hub: FakeHub):
@@ -125,7 +131,11 @@ def test_hf_dataset_revisions(hub: FakeHub):
 
 def test_hf_missing_file_and_repo(hub: FakeHub):
     fs = _hffs(hub)
-    for missing in ["datasets/org/ds/nope.txt", "datasets/org/nope/README.md", "datasets/org/ds/data/nope/x"]:
+    for missing in [
+        "datasets/org/ds/nope.txt",
+        "datasets/org/nope/README.md",
+        "datasets/org/ds/data/nope/x",
+    ]:
         with pytest.raises(FileNotFoundError):
             fs.cat(missing)
         assert not fs.exists(missing)
@@ -133,8 +143,14 @@ def test_hf_missing_file_and_repo(hub: FakeHub):
 
 def test_hf_buckets(hub: FakeHub):
     fs = _hffs(hub)
-    assert sorted(fs.ls("hf://buckets/org/bk", detail=False)) == ["buckets/org/bk/logs", "buckets/org/bk/top.txt"]
-    assert fs.find("buckets/org/bk/logs") == ["buckets/org/bk/logs/a.txt", "buckets/org/bk/logs/deep/b.bin"]
+    assert sorted(fs.ls("hf://buckets/org/bk", detail=False)) == [
+        "buckets/org/bk/logs",
+        "buckets/org/bk/top.txt",
+    ]
+    assert fs.find("buckets/org/bk/logs") == [
+        "buckets/org/bk/logs/a.txt",
+        "buckets/org/bk/logs/deep/b.bin",
+    ]
     info = fs.info("buckets/org/bk/logs/deep/b.bin")
     assert (info["type"], info["size"]) == ("file", 10_240)
     assert fs.info("buckets/org/bk/logs")["type"] == "directory"
@@ -146,7 +162,11 @@ def test_hf_buckets(hub: FakeHub):
         assert f.read(3) == bytes([1000 % 256, 1001 % 256, 1002 % 256])
     assert 0 < hub.bytes_served <= 512
 
-    for missing in ["buckets/org/bk/nope.txt", "buckets/org/bk/logs/nope/x", "buckets/org/nope/a.txt"]:
+    for missing in [
+        "buckets/org/bk/nope.txt",
+        "buckets/org/bk/logs/nope/x",
+        "buckets/org/nope/a.txt",
+    ]:
         with pytest.raises(FileNotFoundError):
             fs.cat(missing)
 
@@ -167,7 +187,9 @@ def test_hf_api_and_download_cache(hub: FakeHub, tmp_path: Path):
 
     api = HfApi(endpoint=hub.url, token=HF_DUMMY_TOKEN)
     assert api.dataset_info("org/ds").sha == hub.dataset_sha("org/ds")
-    assert [p.path for p in api.get_paths_info("org/ds", ["README.md", "nope"], repo_type="dataset")] == ["README.md"]
+    assert [
+        p.path for p in api.get_paths_info("org/ds", ["README.md", "nope"], repo_type="dataset")
+    ] == ["README.md"]
     assert sorted(f.path for f in api.list_bucket_tree("org/bk", recursive=True)) == [
         "logs/a.txt",
         "logs/deep/b.bin",
@@ -177,11 +199,13 @@ def test_hf_api_and_download_cache(hub: FakeHub, tmp_path: Path):
 
     # The byte counter lets tests assert that a cached second read downloads nothing.
     hub.reset_log()
-    kw = dict(repo_id="org/ds", filename="data/train.bin", repo_type="dataset", endpoint=hub.url)
+    kw = {"repo_id": "org/ds", "filename": "data/train.bin", "repo_type": "dataset"}
+    kw["endpoint"] = hub.url
     path1 = hf_hub_download(**kw, cache_dir=tmp_path / "c")
     assert hub.bytes_served == 102_400
     path2 = hf_hub_download(**kw, cache_dir=tmp_path / "c")
-    assert path1 == path2 and hub.bytes_served == 102_400
+    assert path1 == path2
+    assert hub.bytes_served == 102_400
 
 
 def test_hf_agent_harnesses_is_404(fake_hub: FakeHub):
@@ -249,7 +273,9 @@ def test_modal_not_found(modal_vol: FakeModal):
         vol.read_file_into_fileobj("missing.txt", io.BytesIO())
 
 
-def test_modal_without_token_raises_auth_error(modal_vol: FakeModal, monkeypatch: pytest.MonkeyPatch):
+def test_modal_without_token_raises_auth_error(
+    modal_vol: FakeModal, monkeypatch: pytest.MonkeyPatch
+):
     import modal
     import modal.config
     from modal.exception import AuthError
