@@ -1,0 +1,534 @@
+"""Charts: plotly figures from ``PlotData``, written as images (kaleido) or HTML.
+
+plotly and kaleido are imported inside functions: ``--help`` never loads them.
+One headless Chromium serves the whole command (DEPENDENCIES.md §1): it is
+started in the background while a large input is still being read, every
+image goes through it, and it is closed on the way out.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import math
+import os
+import tempfile
+import threading
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from trackio_tool.errors import MissingDependencyError, OutputError
+
+if TYPE_CHECKING:
+    from trackio_tool.store.series import PlotData, Trace
+
+FORMATS: dict[str, str] = {
+    ".webp": "webp",
+    ".png": "png",
+    ".jpg": "jpg",
+    ".jpeg": "jpg",
+    ".svg": "svg",
+    ".pdf": "pdf",
+    ".html": "html",
+    ".htm": "html",
+}
+# Tallest image one file may hold: WebP's format cap, Chromium's canvas cap for
+# the other bitmaps; PDF pages are kept to the same size as WebP to be safe.
+MAX_HEIGHT: dict[str, int] = {"webp": 16383, "png": 32767, "jpg": 32767, "pdf": 16383}
+WIDTH = 1200
+COL_WIDTH = 560
+ROW_PX = 320
+MIN_ROW_PX = 200
+TOP_PX = 80
+BOTTOM_PX = 60
+TITLE_BAND = 30  # above each chart: its title
+TICK_BAND = 40  # below each chart: its x tick labels
+MARKERS_UP_TO = 50  # short lines also get markers, so a lone point shows
+THIN_FROM = 300  # lines with more points are drawn 1 px wide (see _trace_dicts)
+# Reads of at least this many rows start Chromium before reading, so the browser
+# boots (3-5 s) while the data loads; small reads start it when it is needed, so
+# input errors found while reading never pay for a browser.
+EARLY_START_ROWS = 50_000
+RENDER_TIMEOUT_S = 600
+
+NO_BROWSER = (
+    "image export needs Chrome or Chromium and none was found: install one"
+    " (`apt-get install chromium`, or `plotly_get_chrome`), or set BROWSER_PATH to its"
+    " executable; .html output needs no browser"
+)
+
+
+@dataclass(frozen=True)
+class Target:
+    path: Path
+    fmt: str
+
+
+@dataclass(frozen=True)
+class Page:
+    """One output file: a figure and its pixel size."""
+
+    path: Path
+    figure: dict[str, Any]  # a plotly figure dict (see build_figure)
+    width: int
+    height: int
+    charts: int
+
+
+def check_target(output: str | Path) -> Target:
+    """The output file and its format, refused before any data is read."""
+    path = Path(output).expanduser()
+    fmt = FORMATS.get(path.suffix.lower())
+    if fmt is None:
+        what = f"{path.suffix!r}" if path.suffix else "no extension"
+        raise OutputError(
+            f"unknown output format for {path.name} ({what}): use .webp, .png, .jpg, .svg, .pdf or .html"
+        )
+    if path.is_dir():
+        raise OutputError(f"cannot write {path}: it is a folder")
+    parent = path.parent if str(path.parent) else Path(".")
+    if not parent.is_dir():
+        raise OutputError(f"cannot write {path}: the folder {parent} does not exist")
+    if not os.access(parent, os.W_OK | os.X_OK):
+        raise OutputError(f"cannot write {path}: permission denied in {parent}")
+    return Target(path, fmt)
+
+
+# -- figures -----------------------------------------------------------------------
+
+
+def palette(n: int) -> list[str]:
+    from plotly import colors
+
+    base = colors.qualitative.Plotly if n <= 10 else colors.qualitative.Dark24
+    if n > len(base):
+        base = [*base, *colors.qualitative.Light24, *colors.qualitative.Alphabet]
+    return [base[i % len(base)] for i in range(n)]
+
+
+def _template() -> dict[str, Any]:
+    # Named templates are resolved by plotly.py, not plotly.js: hand over the dict.
+    import plotly.io as pio
+
+    return pio.templates["plotly_white"].to_plotly_json()
+
+
+def _subtitle(data: PlotData, window: int) -> str:
+    runs = len(data.runs)
+    parts = [
+        f"{runs} run{'s' if runs != 1 else ''}",
+        f"{len(data.metrics)} metric{'s' if len(data.metrics) != 1 else ''}",
+        f"x: {data.x_title}",
+    ]
+    if window > 1:
+        parts.append(f"smoothed: centred moving average of {window} points over the raw line")
+    return ", ".join(parts)
+
+
+def build_figure(
+    data: PlotData,
+    metrics: Sequence[str] | None = None,
+    *,
+    cols: int = 1,
+    log_y: bool = False,
+    row_px: int = ROW_PX,
+    window: int = 0,
+    page: str = "",
+) -> dict[str, Any]:
+    """One figure as a plotly figure dict: a chart per metric (``cols`` per row), a line
+    per run, one legend. Arrays are typed-array specs, so kaleido and the HTML writer
+    take it as it is (``plotly.graph_objects.Figure(fig)`` validates it, as tests do)."""
+    metrics = list(data.metrics if metrics is None else metrics)
+    cols = max(1, min(cols, len(metrics) or 1))
+    rows = max(1, math.ceil(len(metrics) / cols))
+    area = rows * row_px
+    height = TOP_PX + area + BOTTOM_PX
+    width = max(WIDTH, COL_WIDTH * cols)
+    colors = palette(len(data.runs))
+    gap = 0.06 if cols > 1 else 0.0
+    layout: dict[str, Any] = {
+        "template": _template(),
+        "width": width,
+        "height": height,
+        "margin": {"t": TOP_PX, "b": BOTTOM_PX, "l": 70, "r": 30},
+        "title": {
+            "text": f"{_text(data.title)}{page}<br><sup>{_text(_subtitle(data, window))}</sup>",
+            "x": 0.01,
+            "xanchor": "left",
+            "y": 1 - 18 / height,
+            "yanchor": "top",
+        },
+        "showlegend": True,
+        "legend": {
+            "x": 1.01,
+            "xanchor": "left",
+            "y": 1,
+            "yanchor": "top",
+            "title": {"text": "run"},
+            "tracegroupgap": 2,
+        },
+        "hovermode": "closest",
+        "annotations": [],
+    }
+    traces: list[dict[str, Any]] = []
+    shown: set[int] = set()
+    for i, metric in enumerate(metrics):
+        r, c = divmod(i, cols)
+        n = "" if i == 0 else str(i + 1)
+        top = 1 - (r * row_px + TITLE_BAND) / area
+        bottom = 1 - ((r + 1) * row_px - TICK_BAND) / area
+        left = c / cols + (gap / 2 if c else 0)
+        right = (c + 1) / cols - (gap / 2 if c < cols - 1 else 0)
+        last_in_column = i + cols >= len(metrics)
+        layout[f"xaxis{n}"] = {
+            "domain": [left, right],
+            "anchor": f"y{n}",
+            "title": {"text": data.x_title if last_in_column else ""},
+            "showgrid": True,
+            "zeroline": False,
+        }
+        if i:
+            layout[f"xaxis{n}"]["matches"] = "x"  # zoom one chart, all follow (HTML)
+        layout[f"yaxis{n}"] = {
+            "domain": [max(bottom, 0.0), min(top, 1.0)],
+            "anchor": f"x{n}",
+            "type": "log" if log_y else "linear",
+            "zeroline": False,
+            "exponentformat": "SI" if not log_y else "power",
+        }
+        lines = data.traces_of(metric)
+        bad = sum(t.nonfinite for t in lines)
+        flag = f"  <span style='color:#c0392b'>{bad:,} NaN/inf</span>" if bad else ""
+        layout["annotations"].append(
+            {
+                "text": f"<b>{_text(metric)}</b>{flag}",
+                "x": (left + right) / 2,
+                "xref": "paper",
+                "y": min(top, 1.0),
+                "yref": "paper",
+                "xanchor": "center",
+                "yanchor": "bottom",
+                "showarrow": False,
+                "font": {"size": 13},
+            }
+        )
+        if not any(t.finite for t in lines):
+            layout["annotations"].append(
+                {
+                    "text": "no finite values (NaN/inf only)",
+                    "x": (left + right) / 2,
+                    "xref": "paper",
+                    "y": (top + bottom) / 2,
+                    "yref": "paper",
+                    "showarrow": False,
+                    "font": {"color": "#888"},
+                }
+            )
+        for t in lines:
+            traces.extend(_trace_dicts(data, t, n, colors[t.run], first=t.run not in shown))
+            shown.add(t.run)
+    return {"data": traces, "layout": layout}
+
+
+def _text(value: str) -> str:
+    """Plain text for plotly's HTML-ish labels (a metric may be called ``a<b``)."""
+    import html
+
+    return html.escape(value, quote=False)
+
+
+def _trace_dicts(
+    data: PlotData, t: Trace, axis: str, color: str, *, first: bool
+) -> list[dict[str, Any]]:
+    run = data.runs[t.run]
+    common = {
+        "type": "scatter",
+        "xaxis": f"x{axis}",
+        "yaxis": f"y{axis}",
+        "legendgroup": f"run{t.run}",
+        "legendrank": t.run + 1,
+        "name": _text(run.label),
+        "connectgaps": False,
+    }
+    out: list[dict[str, Any]] = []
+    if t.raw_x is not None and t.raw_y is not None:
+        out.append(
+            {
+                **common,
+                "x": _array(t.raw_x),
+                "y": _array(t.raw_y),
+                "mode": "lines",
+                "line": {"color": color, "width": 1},
+                "opacity": 0.25,
+                "showlegend": False,
+                "hoverinfo": "skip",
+            }
+        )
+    few = len(t.x) <= MARKERS_UP_TO
+    out.append(
+        {
+            **common,
+            "x": _array(t.x),
+            "y": _array(t.y),
+            "mode": "lines+markers" if few else "lines",
+            # Long lines are drawn 1 px wide: Chromium rasterises hairlines several
+            # times faster than wider strokes, and dense lines read better thin.
+            "line": {"color": color, "width": 1.0 if len(t.x) > THIN_FROM else 1.6},
+            "marker": {"color": color, "size": 5},
+            "showlegend": first,
+            "hovertemplate": f"{_text(run.label)}<br>{_text(t.metric)}: %{{y}}<br>x: %{{x}}"
+            "<extra></extra>",
+        }
+    )
+    return out
+
+
+def _array(s: Any) -> Any:
+    """A polars Series as plotly.js takes it: a base64 typed array (what
+    ``Figure.to_dict`` makes of numpy arrays; no JSON list of 2,000 numbers),
+    or ISO text for datetimes."""
+    import base64
+
+    if s.dtype.is_temporal():
+        return s.dt.to_string("%Y-%m-%d %H:%M:%S%.6f").to_list()
+    values = s.to_numpy()
+    small_ints = (
+        values.dtype.kind in "iu"
+        and len(values) > 0
+        and values.min() >= -(2**31)
+        and values.max() < 2**31
+    )
+    kind = "i4" if small_ints else "f8"  # plotly.js has no 64-bit integer arrays
+    data = values.astype("<" + kind).tobytes()
+    return {"dtype": kind, "bdata": base64.b64encode(data).decode("ascii")}
+
+
+def width_of(fig: dict[str, Any]) -> int:
+    return int(fig["layout"]["width"])
+
+
+def height_of(fig: dict[str, Any]) -> int:
+    return int(fig["layout"]["height"])
+
+
+def paginate(
+    data: PlotData, target: Target, *, cols: int, log_y: bool, window: int
+) -> tuple[list[Page], list[str]]:
+    """The figure(s) for ``target``: one, unless a tall image must be shrunk or split."""
+    metrics = data.metrics
+    cols = max(1, min(cols, len(metrics)))
+    rows = math.ceil(len(metrics) / cols)
+    limit = MAX_HEIGHT.get(target.fmt)
+    notes: list[str] = []
+    row_px = ROW_PX
+    per_page = rows
+    if limit is not None and TOP_PX + rows * ROW_PX + BOTTOM_PX > limit:
+        fit = (limit - TOP_PX - BOTTOM_PX) // rows
+        if fit >= MIN_ROW_PX:
+            row_px = fit
+            notes.append(
+                f"{len(metrics)} charts are {fit} px tall instead of {ROW_PX} to fit one"
+                f" {target.fmt.upper()} ({limit} px high at most)"
+            )
+        else:
+            per_page = (limit - TOP_PX - BOTTOM_PX) // ROW_PX
+    if per_page >= rows:
+        fig = build_figure(data, cols=cols, log_y=log_y, row_px=row_px, window=window)
+        return [Page(target.path, fig, width_of(fig), height_of(fig), len(metrics))], notes
+    pages: list[Page] = []
+    chunk = per_page * cols
+    count = math.ceil(len(metrics) / chunk)
+    for k in range(count):
+        part = metrics[k * chunk : (k + 1) * chunk]
+        fig = build_figure(
+            data,
+            part,
+            cols=cols,
+            log_y=log_y,
+            window=window,
+            page=f" ({k + 1}/{count})",
+        )
+        path = target.path.with_name(f"{target.path.stem}-{k + 1}{target.path.suffix}")
+        pages.append(Page(path, fig, width_of(fig), height_of(fig), len(part)))
+    notes.append(
+        f"{len(metrics)} charts do not fit one {target.fmt.upper()} ({limit} px high at most):"
+        f" split into {count} files, {pages[0].path.name} .. {pages[-1].path.name}"
+    )
+    return pages, notes
+
+
+# -- export ------------------------------------------------------------------------
+
+
+def _quiet_logs() -> None:
+    # choreographer/kaleido log through logging (logistro); keep their noise,
+    # including the browser's own stderr they relay, off the user's terminal.
+    for name in ("choreographer", "kaleido", "logistro", "browser_proc"):
+        logging.getLogger(name).setLevel(logging.CRITICAL)
+
+
+def find_browser() -> str:
+    """The Chrome/Chromium kaleido will use, or a MissingDependencyError saying what to install."""
+    _quiet_logs()
+    try:
+        from choreographer.browsers.chromium import Chromium
+    except ImportError as exc:  # pragma: no cover - kaleido is a dependency
+        raise MissingDependencyError("image export needs kaleido: pip install kaleido") from exc
+    path = Chromium.find_browser(skip_local=False)
+    if not path or not Path(path).is_file():
+        raise MissingDependencyError(NO_BROWSER)
+    return path
+
+
+class Browser:
+    """One headless Chromium on a private event loop in a background thread."""
+
+    def __init__(self, path: str) -> None:
+        self._path = path
+        self._loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(
+            target=self._loop.run_forever, name="trackio-tool-kaleido", daemon=True
+        )
+        self._thread.start()
+        self._kaleido: Any = None
+        self._opened = asyncio.run_coroutine_threadsafe(self._open(), self._loop)
+
+    async def _open(self) -> None:
+        import kaleido
+
+        k = kaleido.Kaleido(path=self._path, n=1, mathjax=False, timeout=RENDER_TIMEOUT_S)
+        self._kaleido = k
+        await k.open()
+        # The first figure pays for compiling plotly.js; pay it with a tiny one,
+        # while (when started early) the data is still being read.
+        warm = {"data": [{"type": "scatter", "x": [0, 1], "y": [0, 1]}], "layout": {}}
+        await k.calc_fig(warm, opts={"format": "png", "width": 64, "height": 64})
+
+    def _ready(self) -> Any:
+        try:
+            self._opened.result()
+        except Exception as exc:
+            raise OutputError(f"Chromium ({self._path}) could not be started: {exc}") from exc
+        return self._kaleido
+
+    def render(self, pages: Sequence[Page], fmt: str) -> list[bytes]:
+        k = self._ready()
+
+        async def run() -> list[bytes]:
+            out = []
+            for p in pages:
+                opts = {"format": fmt, "width": p.width, "height": p.height, "scale": 1}
+                out.append(await k.calc_fig(p.figure, opts=opts))
+            return out
+
+        try:
+            return asyncio.run_coroutine_threadsafe(run(), self._loop).result()
+        except OutputError:
+            raise
+        except Exception as exc:
+            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            raise OutputError(f"Chromium could not render the {fmt} image: {first}") from exc
+
+    def close(self) -> None:
+        async def shut() -> None:
+            if self._kaleido is not None:
+                await self._kaleido.close()
+
+        with contextlib.suppress(Exception):
+            self._opened.result()
+            asyncio.run_coroutine_threadsafe(shut(), self._loop).result(timeout=60)
+        self._loop.call_soon_threadsafe(self._loop.stop)
+        self._thread.join(timeout=60)
+        if not self._thread.is_alive():
+            self._loop.close()
+
+
+class Exporter:
+    """Writes the chart file(s) for one target; owns the browser when one is needed."""
+
+    def __init__(self, target: Target) -> None:
+        self.target = target
+        self.notes: list[str] = []
+        self._browser_path: str | None = None
+        self._browser: Browser | None = None
+
+    def __enter__(self) -> Exporter:
+        if self.target.fmt != "html":
+            self._browser_path = find_browser()  # fail before reading any data
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._browser is not None:
+            self._browser.close()
+            self._browser = None
+
+    def warm_up(self, rows: int) -> None:
+        """Called once the runs are known: boot Chromium now if the read will take a while."""
+        if rows >= EARLY_START_ROWS:
+            self._start()
+
+    def _start(self) -> Browser | None:
+        if self._browser is None and self._browser_path is not None:
+            self._browser = Browser(self._browser_path)
+        return self._browser
+
+    def write(
+        self, data: PlotData, *, cols: int = 1, log_y: bool = False, window: int = 0
+    ) -> list[Page]:
+        pages, notes = paginate(data, self.target, cols=cols, log_y=log_y, window=window)
+        self.notes.extend(notes)
+        if self.target.fmt == "html":
+            blobs = [_html(p) for p in pages]
+        else:
+            browser = self._start()
+            assert browser is not None
+            blobs = browser.render(pages, self.target.fmt)
+        write_files([(p.path, b) for p, b in zip(pages, blobs, strict=True)])
+        return pages
+
+
+def _html(page: Page) -> bytes:
+    import plotly.io as pio
+
+    layout = {k: v for k, v in page.figure["layout"].items() if k != "width"}
+    fig = {"data": page.figure["data"], "layout": {**layout, "autosize": True}}  # fills the window
+    text = pio.to_html(
+        fig,
+        validate=False,
+        include_plotlyjs=True,
+        full_html=True,
+        config={"displaylogo": False, "responsive": True},
+        default_height=f"{page.height}px",
+    )
+    return text.encode("utf-8")
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+def write_files(files: Sequence[tuple[Path, bytes]]) -> None:
+    """Write every file or none: temp files beside the targets, then ``os.replace``."""
+    staged: list[tuple[str, Path]] = []
+    mode = 0o666 & ~_umask()  # what open() would give; mkstemp makes 0600
+    try:
+        for path, blob in files:
+            fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+            staged.append((tmp, path))
+            with os.fdopen(fd, "wb") as fh:
+                fh.write(blob)
+                os.fchmod(fh.fileno(), mode)
+        for tmp, path in staged:
+            os.replace(tmp, path)
+        staged = []
+    except OSError as exc:
+        raise OutputError(f"cannot write {files[0][0]}: {exc.strerror or exc}") from exc
+    finally:
+        for tmp, _ in staged:
+            with contextlib.suppress(OSError):
+                os.unlink(tmp)

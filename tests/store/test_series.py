@@ -1,0 +1,434 @@
+"""Plot data: the fast Float64 reader, run labels and selection, metric order, x axes,
+smoothing and shape-preserving downsampling."""
+
+from __future__ import annotations
+
+import math
+import sqlite3
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import polars as pl
+import pytest
+from hypothesis import assume, given, settings
+from hypothesis import strategies as st
+from polars.testing import assert_frame_equal
+
+from tests.conftest import FIXTURES
+from tests.store.test_decode import STYLES, encode, keys, leaf, nested, typed_rows
+from trackio_tool.errors import AmbiguousRunError, OutputError, RunNotFoundError
+from trackio_tool.sources import resolve_sources
+from trackio_tool.store import _decode, numeric, open_project, series
+
+SQLITE_FILES = sorted(
+    p
+    for p in FIXTURES.glob("*/*.db")
+    if not p.parent.name.endswith("-static")  # static exports have no .db
+)
+ALL_SOURCES = [
+    *SQLITE_FILES,
+    *sorted(FIXTURES.glob("*-static/toyproj")),
+    *sorted(FIXTURES.glob("*/toyproj.parquet")),
+]
+
+
+def _floats(frame: pl.DataFrame) -> pl.DataFrame:
+    """read_numeric's frame with every value column as Float64, columns sorted."""
+    frame = numeric._as_float(frame)
+    return pl.DataFrame([frame.get_column(c) for c in sorted(frame.columns)])
+
+
+# -- read_float_series == read_numeric as floats -----------------------------------
+
+
+@pytest.mark.parametrize("path", ALL_SOURCES, ids=lambda p: f"{p.parent.name}/{p.name}")
+@pytest.mark.parametrize("table", ["metrics", "system_metrics"])
+def test_fast_reader_matches_read_numeric(path: Path, table: str) -> None:
+    for files in resolve_sources([str(path)]):
+        with open_project(files) as project:
+            got = numeric.read_float_series(project, table=table)
+            want = project.read_numeric(table=table)
+            assert_frame_equal(_floats(got), _floats(want))
+            keys = project.run_index().get_column("run_key").to_list()[:2]
+            got = numeric.read_float_series(project, keys, table=table)
+            want = project.read_numeric(keys, table=table)
+            assert_frame_equal(_floats(got), _floats(want))
+
+
+def _chunk(payloads: list[bytes]) -> pl.DataFrame:
+    n = len(payloads)
+    return pl.DataFrame(
+        [
+            pl.Series("run_key", ["r"] * n, dtype=pl.String),
+            pl.Series("step", list(range(n)), dtype=pl.Int64),
+            pl.Series("timestamp", ["2026-01-01T00:00:00+00:00"] * n, dtype=pl.String),
+            pl.Series("t", payloads, dtype=pl.Binary),
+        ]
+    )
+
+
+def _exact(payloads: list[bytes]) -> pl.DataFrame:
+    chunk = _chunk(payloads)
+    values = _decode.flatten_numeric(_decode.decode_payloads(chunk.get_column("t")))
+    return _floats(pl.concat([chunk.drop("t"), values], how="horizontal"))
+
+
+def _same_values(got: pl.DataFrame, want: pl.DataFrame) -> None:
+    # A leaf with no number in it may exist as an all-null column on one side.
+    cols = sorted(set(got.columns) | set(want.columns))
+    got = got.with_columns(
+        pl.repeat(None, got.height, dtype=pl.Float64, eager=True).alias(c)
+        for c in cols
+        if c not in got.columns
+    )
+    want = want.with_columns(
+        pl.repeat(None, want.height, dtype=pl.Float64, eager=True).alias(c)
+        for c in cols
+        if c not in want.columns
+    )
+    assert_frame_equal(
+        pl.DataFrame([got.get_column(c) for c in cols]),
+        pl.DataFrame([want.get_column(c) for c in cols]),
+    )
+
+
+@settings(max_examples=150, deadline=None)
+@given(rows=typed_rows(), style=STYLES)
+def test_fast_decode_matches_exact_on_run_like_rows(rows: list[dict[str, Any]], style: str) -> None:
+    assume(not any(RESERVED & row.keys() for row in rows))
+    payloads = [encode(r, style) for r in rows]
+    got = _floats(numeric._decode_chunk(_chunk(payloads), numeric._Schema()))
+    _same_values(got, _exact(payloads))
+
+
+RESERVED = {"step", "timestamp", "run_key"}  # structural columns; trackio renames such keys
+
+
+def _kinds(value: Any, path: tuple[str, ...], out: dict[tuple[str, ...], set[str]]) -> None:
+    kind = "dict" if isinstance(value, dict) else "list" if isinstance(value, list) else "scalar"
+    out.setdefault(path, set()).add(kind)
+    if isinstance(value, dict):
+        for k, v in value.items():
+            _kinds(v, (*path, k), out)
+
+
+def _consistent(rows: list[dict[str, Any]]) -> bool:
+    """Every key keeps one shape (object, list or scalar) across the rows.
+
+    The exact decoder drops a key whose shape varies within a chunk, so its
+    result depends on how rows are chunked; runs do not log such keys.
+    """
+    kinds: dict[tuple[str, ...], set[str]] = {}
+    for row in rows:
+        for k, v in row.items():
+            _kinds(v, (k,), kinds)
+    return all(len(k) == 1 for k in kinds.values())
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    rows=st.lists(
+        st.dictionaries(keys, st.one_of(leaf, nested), max_size=5), min_size=1, max_size=8
+    ),
+    style=STYLES,
+)
+def test_fast_decode_matches_exact_on_any_rows(rows: list[dict[str, Any]], style: str) -> None:
+    assume(_consistent(rows) and not any(RESERVED & row.keys() for row in rows))
+    payloads = [encode(r, style) for r in rows]
+    got = _floats(numeric._decode_chunk(_chunk(payloads), numeric._Schema()))
+    _same_values(got, _exact(payloads))
+
+
+def test_fast_decode_takes_the_exact_path_for_what_it_cannot_vouch_for() -> None:
+    payloads = [
+        b'{"loss":0.5,"acc":1}',
+        b'{"loss":"NaN","acc":"Infinity","new":3}',  # a key seen late
+        b'{"loss":-8.98846567431158e307}',  # our NaN sentinel, logged for real
+        b'{"loss":NaN,"acc":-Infinity}',  # trackio <= 0.4 bare tokens
+        b'{"loss":0.25,"note":"a:b","acc":null}',  # colon in a string, JSON null
+        b'{"loss":1,"grp":{"x":"-Infinity","y":[1,2]},"_type":5}',
+        b'{"loss":"warmup"}',  # text where numbers were seen
+    ]
+    schema = numeric._Schema()
+    got = _floats(numeric._decode_chunk(_chunk(payloads), schema))
+    _same_values(got, _exact(payloads))
+    loss = got.get_column("loss").to_list()
+    assert loss[0] == 0.5
+    assert math.isnan(loss[1])
+    assert loss[2] == -8.98846567431158e307  # not mistaken for a NaN
+    assert math.isnan(loss[3])
+    assert loss[6] is None
+    assert got.get_column("acc").to_list()[3] == -math.inf
+    assert got.get_column("grp/x").to_list()[5] == -math.inf
+    assert got.get_column("_type").to_list()[5] == 5.0  # a top-level key, not a media marker
+
+
+def test_fast_reader_learns_keys_across_chunks(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    db = tmp_path / "grow.db"
+    shutil_copy(FIXTURES / "trackio-0.43.0" / "toyproj-edge.db", db)
+    con = sqlite3.connect(db)
+    with con:
+        con.execute("DELETE FROM metrics")
+        rows = []
+        for i in range(300):
+            m: dict[str, Any] = {"loss": 1 / (i + 1)}
+            if i >= 150:
+                m["late"] = i
+            if i % 7 == 0:
+                m["eval"] = {"acc": i / 300, "bad": "NaN"}
+            rows.append(("rid", "2026-01-01T00:00:00+00:00", "run", i, encode(m, "orjson-strings")))
+        con.executemany(
+            "INSERT INTO metrics (run_id, timestamp, run_name, step, metrics) VALUES (?,?,?,?,?)",
+            rows,
+        )
+    con.close()
+    monkeypatch.setattr(numeric, "CHUNK_ROWS", 64)
+    (files,) = resolve_sources([str(db)])
+    with open_project(files) as project:
+        got = numeric.read_float_series(project)
+        assert_frame_equal(_floats(got), _floats(project.read_numeric()))
+    assert got.get_column("late").null_count() == 150
+    assert got.get_column("eval/bad").is_nan().sum() == len(range(0, 300, 7))
+
+
+def shutil_copy(src: Path, dst: Path) -> None:
+    dst.write_bytes(src.read_bytes())
+
+
+# -- labels and run selection ---------------------------------------------------------
+
+
+def _runs(rows: list[tuple[str, str, str | None]]) -> pl.DataFrame:
+    frame = pl.DataFrame(
+        rows,
+        schema={"project": pl.String, "run_name": pl.String, "run_id": pl.String},
+        orient="row",
+    )
+    return frame.with_row_index("uid").with_columns(
+        pl.col("project").alias("project_name"),
+        pl.col("run_id").fill_null(pl.col("run_name")).alias("run_key"),
+    )
+
+
+def test_labels_bare_qualified_and_short_ids() -> None:
+    runs = _runs(
+        [
+            ("p1", "alpha", "aaaaaaaa1111"),
+            ("p1", "beta", "66bbe7058728"),
+            ("p1", "beta", "6afb4a0011dc"),
+            ("p2", "alpha", None),
+            ("p2", "solo", None),
+        ]
+    )
+    assert series.label_runs(runs).to_list() == [
+        "p1:alpha",
+        "beta (66bbe705)",
+        "beta (6afb4a00)",
+        "p2:alpha",
+        "solo",
+    ]
+
+
+def test_labels_widen_ids_that_share_a_prefix() -> None:
+    runs = _runs([("p", "b", "0123456789abcdef"), ("p", "b", "0123456799abcdef")])
+    assert series.label_runs(runs).to_list() == ["b (0123456789ab)", "b (0123456799ab)"]
+
+
+def test_project_labels_qualify_same_named_projects() -> None:
+    labels = series.project_labels(
+        ["toyproj", "toyproj", "other", "toyproj"],
+        ["/x/a/toyproj.db", "/x/b/toyproj.db", "/x/a/other.db", "/y/a/toyproj.parquet"],
+    )
+    assert labels == ["a/toyproj", "b/toyproj", "other", "a/toyproj#2"]
+
+
+def test_select_by_name_qualified_name_and_id() -> None:
+    runs = _runs(
+        [("p1", "alpha", "aaaaaaaa1111"), ("p1", "beta", "bbbbbbbb2222"), ("p2", "alpha", None)]
+    )
+    pick = lambda *sel: series.select_runs(runs, list(sel)).get_column("uid").to_list()  # noqa: E731
+    assert pick() == [0, 1, 2]
+    assert pick("beta") == [1]
+    assert pick("p2:alpha") == [2]
+    assert pick("p1:alpha", "p2:alpha") == [0, 2]
+    assert pick("bbbbbbbb2222") == [1]
+    assert pick("bbbbbb") == [1]  # a unique id prefix of 6+ characters
+
+
+def test_select_refuses_a_bare_name_found_in_several_projects() -> None:
+    runs = _runs([("p1", "alpha", "a1"), ("p2", "alpha", None)])
+    with pytest.raises(
+        AmbiguousRunError, match=r"'alpha' exists in 2 projects \(p1, p2\).*p1:alpha"
+    ):
+        series.select_runs(runs, ["alpha"])
+
+
+def test_select_unknown_run_names_close_matches() -> None:
+    runs = _runs([("p1", "alpha", "a1"), ("p1", "gamma", "g1")])
+    with pytest.raises(RunNotFoundError, match=r"no run 'alpah' in p1; closest: 'alpha'"):
+        series.select_runs(runs, ["alpah"])
+    with pytest.raises(RunNotFoundError, match=r"no run 'zeta' in project p1"):
+        series.select_runs(runs, ["p1:zeta"])
+
+
+# -- metrics ---------------------------------------------------------------------------
+
+
+def test_metrics_grouped_by_prefix() -> None:
+    names = ["train/loss", "loss", "eval/acc", "acc", "train/lr", "eval/loss", "z"]
+    assert series.order_metrics(names) == [
+        "acc",
+        "loss",
+        "z",
+        "eval/acc",
+        "eval/loss",
+        "train/loss",
+        "train/lr",
+    ]
+    assert series.match_metrics(names, ["train/*", "acc"]) == ["acc", "train/loss", "train/lr"]
+    assert series.split_patterns(["train/*,acc", "z"]) == ["train/*", "acc", "z"]
+
+
+def test_unmatched_metric_pattern_is_refused() -> None:
+    with pytest.raises(OutputError, match=r"matches 'los'; closest: 'loss'"):
+        series.check_patterns(["loss", "acc"], ["los"], "p")
+
+
+# -- x axis, smoothing, downsampling -------------------------------------------------
+
+
+def test_timestamps_aware_and_naive() -> None:
+    stamps = pl.Series(
+        "t",
+        [
+            "2026-11-27T04:37:40.833811+00:00",
+            "2026-11-27T06:37:40+02:00",
+            "2026-11-27T04:36:01.5",
+            None,
+        ],
+    )
+    got = pl.select(series.parse_timestamps(pl.lit(stamps))).to_series().to_list()
+    assert [g.isoformat() if g else None for g in got] == [
+        "2026-11-27T04:37:40.833811",
+        "2026-11-27T04:37:40",
+        "2026-11-27T04:36:01.500000",
+        None,
+    ]
+
+
+def test_relative_x_starts_each_run_at_zero() -> None:
+    frame = pl.DataFrame(
+        {
+            "run_key": ["a", "a", "b", "b"],
+            "step": [0, 1, 0, 1],
+            "timestamp": [
+                "2026-01-01T00:00:10+00:00",
+                "2026-01-01T00:00:12.5+00:00",
+                "2026-01-02T00:00:00+00:00",
+                "2026-01-02T00:01:00+00:00",
+            ],
+        }
+    )
+    assert series.with_x(frame, "relative").get_column("_x").to_list() == [0.0, 2.5, 0.0, 60.0]
+    assert series.relative_unit(100) == ("s", 1.0)
+    assert series.relative_unit(3600) == ("min", 60.0)
+    assert series.relative_unit(36_000) == ("h", 3600.0)
+
+
+def test_smooth_is_a_centred_moving_average() -> None:
+    y = pl.Series([1.0, 2.0, 3.0, 10.0, 5.0])
+    assert series.smooth(y, 3).to_list() == pytest.approx([1.5, 2.0, 5.0, 6.0, 7.5])
+    assert series.smooth(y, 1).to_list() == y.to_list()
+
+
+def test_short_traces_are_kept_whole_with_gaps() -> None:
+    x = pl.Series([0, 1, 2, 3])
+    y = pl.Series([1.0, math.nan, math.inf, 2.0])
+    xs, ys = series.downsample(x, y, 10)
+    assert xs.to_list() == [0, 1, 2, 3]
+    assert ys.to_list()[0] == 1.0
+    assert math.isnan(ys[1])
+    assert math.isnan(ys[2])  # +inf cannot be drawn: a gap too
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    n=st.integers(50, 5000),
+    max_points=st.integers(10, 400),
+    seed=st.integers(0, 2**16),
+    nan_share=st.sampled_from([0.0, 0.01, 0.3]),
+)
+def test_downsampling_keeps_extremes_and_the_budget(
+    n: int, max_points: int, seed: int, nan_share: float
+) -> None:
+    rng = np.random.default_rng(seed)
+    x = np.sort(rng.integers(0, 10 * n, n))
+    y = np.cumsum(rng.standard_normal(n))
+    y[rng.random(n) < nan_share] = rng.choice([np.nan, np.inf, -np.inf])
+    rows = series.downsample_indices(x, y, max_points)
+    assert len(rows) <= max(max_points, n if n <= max_points else 0)
+    assert np.all(np.diff(rows) > 0)
+    finite = np.isfinite(y)
+    if finite.any():
+        kept = y[rows]
+        kept = kept[np.isfinite(kept)]
+        assert kept.max() == y[finite].max()
+        assert kept.min() == y[finite].min()
+        assert rows[0] <= np.flatnonzero(finite)[0]
+        assert rows[-1] >= np.flatnonzero(finite)[-1]
+
+
+def test_long_gaps_survive_downsampling_and_single_nans_do_not() -> None:
+    n = 50_000
+    x = np.arange(n)
+    y = np.sin(x / 1000.0)
+    y[100] = np.nan  # one value: narrower than a pixel
+    y[40_000:41_000] = np.inf  # a long stretch: a visible gap
+    rows = series.downsample_indices(x, y, 2000)
+    gaps = x[rows][~np.isfinite(y[rows])]
+    assert gaps.tolist() == [40_000]
+
+
+# -- collect on real fixtures -----------------------------------------------------------
+
+
+def test_collect_overlays_projects_and_qualifies_names() -> None:
+    files = resolve_sources(
+        [
+            str(FIXTURES / "trackio-0.43.0" / "toyproj.db"),
+            str(FIXTURES / "trackio-0.20.2" / "toyproj.db"),
+        ]
+    )
+    data = series.collect(files)
+    assert data.projects == ["trackio-0.43.0/toyproj", "trackio-0.20.2/toyproj"]
+    labels = [r.label for r in data.runs]
+    assert "trackio-0.43.0/toyproj:beta (66bbe705)" in labels
+    assert "dainty-sunset-0" in labels  # only in one project: kept bare
+    assert data.metrics[:5] == ["acc", "epoch", "grad_norm", "loss", "tokens"]
+
+
+def test_collect_system_metrics_fall_back_to_time_since_start() -> None:
+    files = resolve_sources([str(FIXTURES / "trackio-0.43.0" / "toyproj.db")])
+    data = series.collect(files, system=True)
+    assert data.x_mode == "relative"
+    assert data.x_title == "time since run start (s)"
+    assert "cpu/percent" in data.metrics
+    assert any("no steps" in n for n in data.notes)
+    gpu = {data.runs[t.run].label: t for t in data.traces_of("gpu/0/util")}
+    assert gpu["beta (66bbe705)"].nonfinite == 1
+
+
+def test_collect_nothing_numeric(tmp_path: Path) -> None:
+    db = tmp_path / "words.db"
+    shutil_copy(FIXTURES / "trackio-0.43.0" / "toyproj-edge.db", db)
+    con = sqlite3.connect(db)
+    with con:
+        con.execute('UPDATE metrics SET metrics = \'{"phase":"warmup","ok":true}\'')
+    con.close()
+    with pytest.raises(
+        OutputError, match="nothing to plot: the selected runs of words have no numeric metrics"
+    ):
+        series.collect(resolve_sources([str(db)]))
