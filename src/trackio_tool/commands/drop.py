@@ -1,10 +1,59 @@
-"""``trackio-tool drop``: not implemented yet."""
+"""``trackio-tool drop``: delete runs from a project database."""
 
 from __future__ import annotations
 
-from trackio_tool.errors import TrackioToolError
+import sys
+from typing import Annotated, Any, Optional
+
+import typer
+
+from trackio_tool.commands._options import DryRunOpt, JsonOpt, MediaOpt, QuietOpt, complete_run
+
+RunsOpt = Annotated[
+    Optional[list[str]],  # noqa: UP045 - Typer needs Optional on 3.10
+    typer.Option(
+        "--run",
+        "-r",
+        help="Runs to delete, by name or id; repeat it or separate with commas (required).",
+        autocompletion=complete_run,
+        show_default=False,
+    ),
+]
+TargetArg = Annotated[
+    str, typer.Argument(help="The project database (<project>.db) to change.", show_default=False)
+]
+YesOpt = Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")]
 
 
-def drop() -> None:
-    """Not implemented yet."""
-    raise TrackioToolError("drop is not implemented yet")
+def drop(
+    target: TargetArg,
+    run: RunsOpt = None,
+    media: MediaOpt = True,
+    dry_run: DryRunOpt = False,
+    yes: YesOpt = False,
+    json_: JsonOpt = False,
+    quiet: QuietOpt = False,
+) -> None:
+    """Delete runs: their rows in every table, artifact links and (with --media) media files.
+
+    A bare name that several runs share is refused: select one by its id.
+    Asks for confirmation on a terminal unless --yes.
+
+    Example: trackio-tool drop ~/.cache/huggingface/trackio/toyproj.db --run beta --dry-run
+    """
+    from trackio_tool.commands.merge import render
+    from trackio_tool.errors import TrackioToolError
+    from trackio_tool.store.write import drop as drop_runs
+
+    def confirm(plan: Any) -> bool:
+        if yes or not sys.stdin.isatty():
+            return True
+        render(plan, quiet=quiet)
+        return typer.confirm(
+            f"Delete {len(plan.runs)} run(s) from {plan.target}?", default=False, err=True
+        )
+
+    result = drop_runs(target, runs=run or [], media=media, dry_run=dry_run, confirm=confirm)
+    if result.cancelled:
+        raise TrackioToolError("cancelled; nothing was deleted")
+    render(result, json_=json_, quiet=quiet)

@@ -1,10 +1,44 @@
-"""``trackio-tool rename``: not implemented yet."""
+"""``trackio-tool rename``: rename a run, its media folder and its media paths."""
 
 from __future__ import annotations
 
-from trackio_tool.errors import TrackioToolError
+from typing import Annotated, Optional
+
+import typer
+
+from trackio_tool.commands._options import JsonOpt, QuietOpt, complete_run
+
+RunsOpt = Annotated[
+    Optional[list[str]],  # noqa: UP045 - Typer needs Optional on 3.10
+    typer.Option(
+        "--run",
+        "-r",
+        help="The run to rename, by name or id.",
+        autocompletion=complete_run,
+        show_default=False,
+    ),
+]
+TargetArg = Annotated[
+    str, typer.Argument(help="The project database (<project>.db) to change.", show_default=False)
+]
+ToOpt = Annotated[str, typer.Option("--to", help="The new run name.", show_default=False)]
 
 
-def rename() -> None:
-    """Not implemented yet."""
-    raise TrackioToolError("rename is not implemented yet")
+def rename(
+    target: TargetArg,
+    to: ToOpt,
+    run: RunsOpt = None,
+    json_: JsonOpt = False,
+    quiet: QuietOpt = False,
+) -> None:
+    """Rename one run in every table, move its media files and rewrite their paths.
+
+    Refused when a run already has the new name.
+
+    Example: trackio-tool rename ~/.cache/huggingface/trackio/toyproj.db --run dainty-sunset-0 --to beta-2
+    """
+    from trackio_tool.commands.merge import render
+    from trackio_tool.store.write import rename as rename_run
+
+    result = rename_run(target, run=run or [], to=to)
+    render(result, json_=json_, quiet=quiet)

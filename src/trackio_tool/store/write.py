@@ -1,0 +1,1164 @@
+"""Change Trackio project databases safely: merge, drop and rename runs (§2-6, §10, §11).
+
+Every change to a ``.db`` is one ``BEGIN IMMEDIATE`` transaction, taken under
+Trackio's own project lock with a busy timeout, so a Trackio process logging
+into the same project waits and loses nothing. All the slow work (reading the
+source, packing parquet rows into JSON, copying media) happens *before* the
+lock is taken; the locked part is a few ``INSERT ... SELECT`` statements.
+
+Crash safety: a merge into an existing database stages its rows in temporary
+tables and its media in a hidden folder beside the target; a kill before the
+commit leaves the database as it was (SQLite rolls the transaction back), at
+worst with orphan media files. A new target is built as a hidden file and
+linked into place complete, or not at all. Media files of a drop are deleted
+after the commit; a rename links the files to their new folder before the
+commit and removes the old names after it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+import shutil
+import sqlite3
+import uuid
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+
+from trackio_tool.errors import (
+    ConflictError,
+    NotATrackioFileError,
+    RunSelectionError,
+    SourceError,
+    SourcePermissionError,
+    WriteError,
+)
+from trackio_tool.sources import ProjectFiles, canonical_project_name, resolve_sources
+from trackio_tool.sources.remote import is_url
+from trackio_tool.store import _lock, _schema
+from trackio_tool.store._schema import JSON_COLUMNS, RUN_TABLES, quote
+from trackio_tool.store.project import Project, open_project
+from trackio_tool.store.rows import RunMap, SourceRows, json_fragment
+from trackio_tool.store.select import select_runs, split_selectors
+from trackio_tool.store.sqlite import SqliteReader
+
+RESERVED_SUFFIXES = (
+    "_system",
+    "_configs",
+    "_traces",
+    "_artifacts",
+    "_artifact_versions",
+    "_artifact_aliases",
+    "_run_artifact_links",
+    "_external_run_artifact_links",
+)
+_STAGE_PREFIX = ".trackio-tool-"
+
+
+# -- results --------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class RunChange:
+    """One run touched by a merge, drop or rename."""
+
+    name: str
+    run_id: str | None
+    rows: dict[str, int]
+    """Rows per table (merged, deleted or renamed)."""
+    media_files: int = 0
+    source_id: str | None = None
+    """The run's id in the source, where it differs from the one in the target."""
+
+    def to_json(self) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "name": self.name,
+            "id": self.run_id,
+            "rows": dict(self.rows),
+            "media_files": self.media_files,
+        }
+        if self.source_id is not None:
+            out["source_id"] = self.source_id
+        return out
+
+
+@dataclass(frozen=True)
+class WriteResult:
+    """What a merge/drop/rename did, or (``dry_run``) would do."""
+
+    action: str
+    target: str
+    project: str
+    runs: tuple[RunChange, ...]
+    dry_run: bool = False
+    media: bool = True
+    source: str | None = None
+    created: bool = False
+    """The target database did not exist and was created with Trackio 0.43's schema."""
+    tables_created: tuple[str, ...] = ()
+    new_name: str | None = None
+    notes: tuple[str, ...] = ()
+    cancelled: bool = False
+
+    @property
+    def tables(self) -> list[str]:
+        seen: dict[str, None] = {}
+        for run in self.runs:
+            for t in run.rows:
+                seen.setdefault(t, None)
+        return [t for t in RUN_TABLES if t in seen]
+
+    @property
+    def rows(self) -> dict[str, int]:
+        return {t: sum(r.rows.get(t, 0) for r in self.runs) for t in self.tables}
+
+    @property
+    def media_files(self) -> int:
+        return sum(r.media_files for r in self.runs)
+
+    def to_json(self) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "action": self.action,
+            "dry_run": self.dry_run,
+            "target": self.target,
+            "project": self.project,
+        }
+        if self.source is not None:
+            out["source"] = self.source
+        if self.action == "merge":
+            out["created"] = self.created
+            out["tables_created"] = list(self.tables_created)
+        if self.new_name is not None:
+            out["new_name"] = self.new_name
+        out["runs"] = [r.to_json() for r in self.runs]
+        out["rows"] = self.rows
+        out["media"] = self.media
+        out["media_files"] = self.media_files
+        out["notes"] = list(self.notes)
+        return out
+
+
+# -- target checks --------------------------------------------------------------------
+
+
+def _target_path(target: str | os.PathLike[str]) -> Path:
+    text = os.fspath(target)
+    if is_url(text):
+        raise WriteError(f"only local .db files can be changed, not {text}")
+    path = Path(text).expanduser().absolute()
+    if path.suffix != ".db":
+        raise NotATrackioFileError(
+            f"target {text} is not a .db file (Trackio projects are <project>.db)"
+        )
+    return path
+
+
+def _check_writable(path: Path) -> None:
+    if not os.access(path, os.W_OK):
+        raise SourcePermissionError(f"target {path} is read-only; nothing was changed")
+    if not os.access(path.parent, os.W_OK | os.X_OK):
+        raise SourcePermissionError(
+            f"the folder of {path} is read-only (SQLite needs it for its journal);"
+            " nothing was changed"
+        )
+
+
+def _check_new_target(path: Path) -> None:
+    stem = path.stem
+    if canonical_project_name(stem) != stem:
+        raise NotATrackioFileError(
+            f"{path.name} is not a name Trackio would open: project files are named"
+            f" <project>.db with only letters, digits, '_' and '-' (e.g. {canonical_project_name(stem)}.db)"
+        )
+    if stem.startswith("registry-") or any(
+        stem.endswith(s) and len(stem) > len(s) for s in RESERVED_SUFFIXES
+    ):
+        raise NotATrackioFileError(
+            f"{path.name}: Trackio reserves project names starting with 'registry-' or ending"
+            f" with {', '.join(RESERVED_SUFFIXES[:3])}, ...; choose another target name"
+        )
+    parent = path.parent
+    while not parent.exists():
+        parent = parent.parent
+    if not os.access(parent, os.W_OK | os.X_OK):
+        raise SourcePermissionError(f"cannot create {path}: {parent} is read-only")
+
+
+def _open_target(path: Path) -> Project:
+    if not path.exists():
+        raise NotATrackioFileError(f"no such Trackio database: {path}")
+    files = resolve_sources([str(path)])[0]
+    project = open_project(files)
+    if not isinstance(project.reader, SqliteReader):  # pragma: no cover - .db always is
+        project.close()
+        raise NotATrackioFileError(f"{path} is not a Trackio database")
+    return project
+
+
+def _unsafe_name(name: str) -> bool:
+    return "/" in name or "\\" in name or "\x00" in name or name.strip() in ("", ".", "..")
+
+
+def _check_names(names: Iterable[str], what: str) -> None:
+    bad = sorted({n for n in names if _unsafe_name(n)})
+    if bad:
+        raise WriteError(
+            f"{what} {', '.join(repr(b) for b in bad)} would escape the media folder"
+            " (a run name may not contain '/' or be '..'); use --no-media, or rename the run first"
+        )
+
+
+def _layout(con: sqlite3.Connection) -> dict[str, list[str]]:
+    return _schema.table_columns(con)
+
+
+def _existing_runs(
+    con: sqlite3.Connection, layout: dict[str, list[str]], schema: str = "main"
+) -> tuple[set[str], set[str]]:
+    """Run names and run ids a target already uses (metrics and configs)."""
+    names: set[str] = set()
+    ids: set[str] = set()
+    for table in ("metrics", "configs"):
+        cols = layout.get(table, [])
+        if "run_name" in cols:
+            names.update(
+                str(r[0])
+                for r in con.execute(f"SELECT DISTINCT run_name FROM {schema}.{table}")
+                if r[0] is not None
+            )
+        if "run_id" in cols:
+            ids.update(
+                str(r[0])
+                for r in con.execute(f"SELECT DISTINCT run_id FROM {schema}.{table}")
+                if r[0] is not None
+            )
+    return names, ids
+
+
+def _conflicts(runs: Sequence[RunMap], names: set[str], ids: set[str], target: Path) -> None:
+    clash = [f"{r.name!r}" for r in runs if r.name in names]
+    clash += [f"id {r.run_id}" for r in runs if r.run_id is not None and r.run_id in ids]
+    if clash:
+        which = (
+            "a selected run already exists"
+            if len(clash) == 1
+            else (f"{len(clash)} selected runs already exist")
+        )
+        raise ConflictError(
+            f"{which} in {target.name}: {', '.join(clash)};"
+            " drop or rename them there first, or leave them out with --run"
+        )
+
+
+# -- media ----------------------------------------------------------------------------
+
+
+def _media_root(target: Path) -> Path:
+    return target.parent / "media" / target.stem
+
+
+def _source_media(files: ProjectFiles, names: Iterable[str]) -> dict[str, list[tuple[str, str]]]:
+    """Run name -> [(source file, path relative to the run folder)].
+
+    One recursive listing of the media folder for the whole project (one round
+    trip on a remote source), grouped by run folder.
+    """
+    wanted = set(names)
+    out: dict[str, list[tuple[str, str]]] = {name: [] for name in wanted}
+    if not files.media_dir:
+        return out
+    base = files.media_dir.rstrip("/")
+    try:
+        found = files.fs.find(base, withdirs=False) if files.fs.isdir(base) else []
+    except (FileNotFoundError, NotADirectoryError):
+        found = []
+    except PermissionError as exc:
+        raise SourcePermissionError(f"permission denied: cannot read {base}") from exc
+    prefix = base + "/"
+    for p in found:
+        path = str(p)
+        if not path.startswith(prefix):
+            continue
+        run, _, rel = path[len(prefix) :].partition("/")
+        if rel and run in wanted:
+            out[run].append((path, rel))
+    return {name: sorted(items) for name, items in out.items()}
+
+
+def _local_files(folder: Path) -> list[Path]:
+    if not folder.is_dir():
+        return []
+    return sorted(p for p in folder.rglob("*") if p.is_file() or p.is_symlink())
+
+
+@dataclass
+class _Placed:
+    """Files moved or linked into place, so a failure can take them back."""
+
+    files: list[Path] = field(default_factory=list)
+    dirs: list[Path] = field(default_factory=list)
+
+    def mkdir(self, folder: Path) -> None:
+        missing = []
+        p = folder
+        while not p.exists():
+            missing.append(p)
+            p = p.parent
+        folder.mkdir(parents=True, exist_ok=True)
+        self.dirs.extend(reversed(missing))
+
+    def undo(self) -> None:
+        for f in reversed(self.files):
+            with contextlib.suppress(OSError):
+                f.unlink()
+        for d in reversed(self.dirs):
+            with contextlib.suppress(OSError):
+                d.rmdir()
+
+
+def _stage_media(
+    files: ProjectFiles, plan: dict[str, list[tuple[str, str]]], staging: Path
+) -> None:
+    pairs = [(src, staging / name / rel) for name, items in plan.items() for src, rel in items]
+    if not pairs:
+        return
+    try:
+        if files.is_local:
+            for src, dst in pairs:
+                dst.parent.mkdir(parents=True, exist_ok=True)
+                shutil.copy2(src, dst)
+        else:
+            # Remote sources: parallel transfers with one progress bar (sources/).
+            from trackio_tool.sources import download_files
+
+            download_files(files.fs, pairs)
+    except (OSError, SourceError) as exc:
+        raise WriteError(
+            f"cannot copy media files from {files.display}: {exc}; nothing was changed"
+        ) from exc
+
+
+def _place_staged(staging: Path, root: Path, placed: _Placed) -> None:
+    for src in _local_files(staging):
+        dst = root / src.relative_to(staging)
+        if dst.exists():
+            continue  # uuid-named: the same file is already there
+        placed.mkdir(dst.parent)
+        os.rename(src, dst)
+        placed.files.append(dst)
+
+
+# -- merge ----------------------------------------------------------------------------
+
+
+def merge(
+    source: ProjectFiles,
+    target: str | os.PathLike[str],
+    *,
+    runs: Sequence[str] = (),
+    media: bool = True,
+    dry_run: bool = False,
+    lock_timeout: float = _lock.LOCK_TIMEOUT,
+) -> WriteResult:
+    """Copy runs of ``source`` (any layout) into the Trackio database ``target``.
+
+    ``target`` is created with Trackio 0.43's schema when it does not exist.
+    Raises before writing anything when a run is unknown, already in the
+    target, or cannot be represented in the target's layout.
+    """
+    path = _target_path(target)
+    exists = path.exists()
+    if exists:
+        _check_writable(path)
+    else:
+        _check_new_target(path)
+    if source.is_local and exists and Path(source.path).resolve() == path.resolve():
+        raise ConflictError(f"source and target are the same file: {path}")
+    project = path.stem
+    notes: list[str] = []
+    with open_project(source) as src:
+        index = src.run_index()
+        keys = select_runs(index, split_selectors(runs), where=source.display)
+        if not keys:
+            raise RunSelectionError(f"{source.display} has no runs to merge")
+        selected = index.filter(pl.col("run_key").is_in(keys))
+        names = selected.get_column("run_name").to_list()
+        if media:
+            _check_names(names, "run name")
+        rows = SourceRows(src.reader)
+        src_tables = rows.tables()
+        notes.extend(_missing_companions(source, src_tables))
+        counts = {t: rows.counts(t, _keys_for(rows, t, selected)) for t in src_tables}
+        write_tables = [t for t in RUN_TABLES if any(counts.get(t, {}).values())]
+
+        if exists:
+            target_layout, target_names, target_ids = _inspect_target(path)
+        else:
+            target_layout = {t: _columns_of(sql) for t, sql in _schema.TABLES.items()}
+            target_names, target_ids = set(), set()
+        legacy = "run_id" not in target_layout.get("metrics", [])
+        created_tables = tuple(t for t in write_tables if t not in target_layout)
+        layout = dict(target_layout)
+        for t in created_tables:
+            sql = (
+                _schema.LEGACY_TABLES[t]
+                if legacy and t in _schema.LEGACY_TABLES
+                else _schema.TABLES[t]
+            )
+            layout[t] = _columns_of(sql)
+
+        run_maps = _run_maps(src, rows, selected, layout, write_tables, legacy, path)
+        _conflicts(run_maps, target_names, target_ids, path)
+        media_plan = _source_media(source, dict.fromkeys(names)) if media else {}
+        changes = []
+        counted: set[str] = set()
+        for r, row in zip(run_maps, selected.iter_rows(named=True), strict=True):
+            # Same-named runs share one media folder: count it once.
+            n_media = 0 if r.name in counted else len(media_plan.get(r.name, []))
+            counted.add(r.name)
+            sid = row["run_id"]
+            changes.append(
+                RunChange(
+                    name=r.name,
+                    run_id=None if legacy else r.run_id,
+                    source_id=str(sid) if sid is not None and (legacy or sid != r.run_id) else None,
+                    rows={t: counts[t].get(_key_of(rows, t, row), 0) for t in write_tables},
+                    media_files=n_media,
+                )
+            )
+        if created_tables and exists:
+            notes.append(
+                f"tables created in {path.name}: {', '.join(created_tables)}"
+                + (" (run-name layout, like the rest of the file)" if legacy else "")
+            )
+        result = WriteResult(
+            action="merge",
+            target=str(path),
+            project=project,
+            runs=tuple(changes),
+            dry_run=dry_run,
+            media=media,
+            source=source.display,
+            created=not exists,
+            tables_created=created_tables,
+            notes=tuple(notes),
+        )
+        if dry_run:
+            return result
+        media_to = project if media else None
+        plan = _TablePlan(rows, run_maps, layout, write_tables, media_to)
+        if exists:
+            _merge_into_existing(path, plan, source, media_plan, lock_timeout=lock_timeout)
+        else:
+            _merge_into_new(path, plan, source, media_plan, lock_timeout=lock_timeout)
+    return result
+
+
+def _columns_of(create_sql: str) -> list[str]:
+    con = sqlite3.connect(":memory:")
+    try:
+        con.execute(create_sql)
+        name = create_sql.split("(", 1)[0].split()[-1]
+        return [r[1] for r in con.execute(f"PRAGMA table_info({quote(name)})")]
+    finally:
+        _lock.checkpoint(con)
+        con.close()
+
+
+def _missing_companions(files: ProjectFiles, tables: Sequence[str]) -> list[str]:
+    if files.kind == "sqlite":
+        return []
+    missing = [t for t in ("system_metrics", "configs", "traces") if t not in tables]
+    if not missing:
+        return []
+    stem = files.path.rstrip("/").rsplit("/", 1)[-1]
+    if files.kind == "static":
+        where = [f"aux/{t}.parquet" for t in missing]
+    else:
+        base = stem[: -len(".parquet")]
+        suffix = {"system_metrics": "_system", "configs": "_configs", "traces": "_traces"}
+        where = [f"{base}{suffix[t]}.parquet" for t in missing]
+    return [
+        f"no {', '.join(where)} beside {stem}: {', '.join(missing)} not merged"
+        " (that export has none, or it was not copied)"
+    ]
+
+
+def _keys_for(rows: SourceRows, table: str, selected: pl.DataFrame) -> list[str]:
+    col = "run_key" if rows.key_column(table) == "run_id" else "run_name"
+    return [str(v) for v in selected.get_column(col).to_list()]
+
+
+def _key_of(rows: SourceRows, table: str, row: dict[str, Any]) -> str:
+    return str(row["run_key"] if rows.key_column(table) == "run_id" else row["run_name"])
+
+
+def _inspect_target(path: Path) -> tuple[dict[str, list[str]], set[str], set[str]]:
+    with _open_target(path) as proj:
+        reader = proj.reader
+        assert isinstance(reader, SqliteReader)
+        layout = dict(reader.columns)
+        names, ids = _existing_runs(reader.con, layout)
+    return layout, names, ids
+
+
+def _run_maps(
+    src: Project,
+    rows: SourceRows,
+    selected: pl.DataFrame,
+    layout: dict[str, list[str]],
+    write_tables: Sequence[str],
+    legacy: bool,
+    target: Path,
+) -> list[RunMap]:
+    has_ids = src.has_run_ids
+    names = selected.get_column("run_name").to_list()
+    keys = selected.get_column("run_key").to_list()
+    if legacy and has_ids:
+        dup = sorted({n for n in names if names.count(n) > 1})
+        if dup:
+            detail = "; ".join(
+                f"{n!r}: ids {', '.join(str(k) for k, m in zip(keys, names, strict=True) if m == n)}"
+                for n in dup
+            )
+            raise ConflictError(
+                f"{target.name} keys runs by name (written before Trackio 0.24), but several"
+                f" selected runs share a name ({detail}); merge one of them with --run <id>"
+            )
+    if has_ids:
+        return [
+            RunMap(key=str(k), name=str(n), run_id=str(k)) for k, n in zip(keys, names, strict=True)
+        ]
+    needs_ids = any("run_id" in layout.get(t, []) for t in write_tables if t != "traces")
+    if not needs_ids:
+        return [
+            RunMap(key=str(k), name=str(n), run_id=None) for k, n in zip(keys, names, strict=True)
+        ]
+    # Trackio's migration: one new uuid4().hex per legacy run name, the same in
+    # every table; a name that already has an id in a run_id table keeps it.
+    known = rows.latest_ids_by_name([str(n) for n in names])
+    return [
+        RunMap(key=str(k), name=str(n), run_id=known.get(str(n)) or uuid.uuid4().hex)
+        for k, n in zip(keys, names, strict=True)
+    ]
+
+
+@dataclass
+class _TablePlan:
+    rows: SourceRows
+    runs: list[RunMap]
+    layout: dict[str, list[str]]
+    tables: list[str]
+    media_to: str | None
+
+    def columns(self, table: str) -> list[str]:
+        return _schema.insert_columns(table, self.layout[table])
+
+    def read(self, table: str) -> Iterator[tuple[Any, ...]]:
+        return self.rows.read(table, self.columns(table), self.runs, media_to=self.media_to)
+
+
+def _translate(exc: sqlite3.Error, path: Path, *, changed: bool = False) -> WriteError:
+    state = "it may be partly changed" if changed else "it was left unchanged"
+    msg = str(exc)
+    if "readonly" in msg or "read-only" in msg:
+        return WriteError(f"{path} is read-only ({msg}); {state}")
+    if "locked" in msg or "busy" in msg:
+        return WriteError(f"{path} stayed locked by another process ({msg}); {state}")
+    return WriteError(f"could not write {path}: {msg}; {state}")
+
+
+def _merge_into_new(
+    path: Path,
+    plan: _TablePlan,
+    source: ProjectFiles,
+    media_plan: dict[str, list[tuple[str, str]]],
+    *,
+    lock_timeout: float,
+) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    token = uuid.uuid4().hex[:12]
+    tmp = path.with_name(f"{_STAGE_PREFIX}{path.stem}-{token}.db")
+    staging = path.parent / f"{_STAGE_PREFIX}media-{token}"
+    placed = _Placed()
+    try:
+        con = sqlite3.connect(str(tmp), isolation_level=None)
+        try:
+            # Nobody else can see this file yet: no journal, no fsync per page.
+            con.execute("PRAGMA journal_mode = OFF")
+            con.execute("PRAGMA synchronous = OFF")
+            _schema.create_new_database(con, indexes=False)
+            con.execute("BEGIN")
+            for table in plan.tables:
+                cols = plan.columns(table)
+                con.executemany(
+                    f"INSERT INTO {table} ({', '.join(map(quote, cols))})"
+                    f" VALUES ({', '.join('?' * len(cols))})",
+                    plan.read(table),
+                )
+            con.execute("COMMIT")
+            _schema.create_indexes(con)
+            _schema.finish_new_database(con)
+        except sqlite3.Error as exc:
+            raise _translate(exc, path) from exc
+        finally:
+            con.close()
+        with tmp.open("rb+") as fh:
+            os.fsync(fh.fileno())
+        _stage_media(source, media_plan, staging)
+        with _lock.project_lock(path, timeout=lock_timeout):
+            if path.exists():
+                raise ConflictError(
+                    f"{path} was created by another process meanwhile; nothing was changed"
+                )
+            _place_staged(staging, _media_root(path), placed)
+            try:
+                os.link(tmp, path)
+            except FileExistsError as exc:
+                raise ConflictError(
+                    f"{path} was created by another process meanwhile; nothing was changed"
+                ) from exc
+    except BaseException:
+        placed.undo()
+        raise
+    finally:
+        for suffix in ("", "-wal", "-shm", "-journal"):
+            with contextlib.suppress(OSError):
+                Path(f"{tmp}{suffix}").unlink()
+        shutil.rmtree(staging, ignore_errors=True)
+
+
+def _merge_into_existing(
+    path: Path,
+    plan: _TablePlan,
+    source: ProjectFiles,
+    media_plan: dict[str, list[tuple[str, str]]],
+    *,
+    lock_timeout: float,
+) -> None:
+    token = uuid.uuid4().hex[:12]
+    staging = path.parent / f"{_STAGE_PREFIX}media-{token}"
+    placed = _Placed()
+    con = _lock.connect_rw(path)
+    try:
+        try:
+            # Stage every row in temp tables first: the locked transaction below
+            # is then a few INSERT ... SELECT statements, whatever the source.
+            # (The schema is read before BEGIN, so staging holds no lock on main.)
+            con.execute("SELECT COUNT(*) FROM main.sqlite_master").fetchone()
+            con.execute("BEGIN")
+            for table in plan.tables:
+                cols = plan.columns(table)
+                con.execute(
+                    f"CREATE TEMP TABLE {quote('stage_' + table)} ({', '.join(map(quote, cols))})"
+                )
+                con.executemany(
+                    f"INSERT INTO temp.{quote('stage_' + table)} VALUES ({', '.join('?' * len(cols))})",
+                    plan.read(table),
+                )
+            con.execute("COMMIT")
+            _check_duplicates(con, plan, path)
+        except sqlite3.Error as exc:
+            raise _translate(exc, path) from exc
+        _stage_media(source, media_plan, staging)
+        with _lock.project_lock(path, timeout=lock_timeout):
+            try:
+                con.execute("BEGIN IMMEDIATE")
+                layout = _layout(con)
+                names, ids = _existing_runs(con, layout)
+                _conflicts(plan.runs, names, ids, path)
+                legacy = "run_id" not in layout.get("metrics", [])
+                for table in plan.tables:
+                    if table not in layout:
+                        _schema.create_missing_table(con, table, legacy=legacy)
+                    cols = ", ".join(map(quote, plan.columns(table)))
+                    con.execute(
+                        f"INSERT INTO main.{quote(table)} ({cols}) SELECT {cols}"
+                        f" FROM temp.{quote('stage_' + table)} ORDER BY rowid"
+                    )
+                _place_staged(staging, _media_root(path), placed)
+                con.execute("COMMIT")
+            except BaseException as exc:
+                if con.in_transaction:
+                    con.execute("ROLLBACK")
+                placed.undo()
+                if isinstance(exc, sqlite3.Error):
+                    raise _translate(exc, path) from exc
+                raise
+    finally:
+        _lock.checkpoint(con)
+        con.close()
+        shutil.rmtree(staging, ignore_errors=True)
+
+
+def _check_duplicates(con: sqlite3.Connection, plan: _TablePlan, path: Path) -> None:
+    """Rows the target already has (same log_id / trace id / alert id): merged before."""
+    checks = {
+        "metrics": "log_id",
+        "system_metrics": "log_id",
+        "alerts": "alert_id",
+        "traces": "id",
+    }
+    layout = _layout(con)
+    for table, col in checks.items():
+        if table not in plan.tables or col not in plan.columns(table):
+            continue
+        if col not in layout.get(table, []):
+            continue
+        stage = quote("stage_" + table)
+        n, example = con.execute(
+            f"SELECT COUNT(*), MIN(s.{col}) FROM temp.{stage} AS s"
+            f" WHERE s.{col} IS NOT NULL AND s.{col} IN"
+            f" (SELECT {col} FROM main.{quote(table)} WHERE {col} IS NOT NULL)"
+        ).fetchone()
+        if n:
+            raise ConflictError(
+                f"{n} {table} rows of the source are already in {path.name} (same {col},"
+                f" e.g. {example}): these runs were merged before, maybe under another name;"
+                " nothing was changed"
+            )
+
+
+# -- drop -----------------------------------------------------------------------------
+
+
+def _table_keys(layout: dict[str, list[str]]) -> dict[str, str]:
+    metrics_ids = "run_id" in layout.get("metrics", [])
+    return {
+        t: ("run_id" if metrics_ids and "run_id" in layout[t] else "run_name")
+        for t in RUN_TABLES
+        if t in layout
+    }
+
+
+def drop(
+    target: str | os.PathLike[str],
+    *,
+    runs: Sequence[str],
+    media: bool = True,
+    dry_run: bool = False,
+    confirm: Callable[[WriteResult], bool] | None = None,
+    lock_timeout: float = _lock.LOCK_TIMEOUT,
+) -> WriteResult:
+    """Delete runs (rows of every run-scoped table, artifact links, media) from ``target``.
+
+    ``confirm`` sees the plan and may refuse (the result is then ``cancelled``).
+    """
+    path = _target_path(target)
+    selectors = split_selectors(runs)
+    if not selectors:
+        raise RunSelectionError("say which runs to drop with --run NAME_OR_ID")
+    with _open_target(path) as proj:
+        _check_writable(path)
+        reader = proj.reader
+        assert isinstance(reader, SqliteReader)
+        index = proj.run_index()
+        keys = select_runs(index, selectors, where=path.name, unique=True)
+        selected = index.filter(pl.col("run_key").is_in(keys))
+        layout = dict(reader.columns)
+        tkeys = _table_keys(layout)
+        remaining = set(
+            index.filter(~pl.col("run_key").is_in(keys)).get_column("run_name").to_list()
+        )
+        notes: list[str] = []
+        root = _media_root(path)
+        changes = []
+        counted: set[str] = set()  # same-named runs dropped together: one folder
+        for row in selected.iter_rows(named=True):
+            key = str(row["run_key"])
+            name = str(row["run_name"])
+            counts = {}
+            for t, k in tkeys.items():
+                value = key if k == "run_id" else name
+                counts[t] = int(
+                    reader.execute(
+                        f"SELECT COUNT(*) FROM {quote(t)} WHERE {k} = ?", (value,)
+                    ).fetchone()[0]
+                )
+            n_media = 0
+            if media:
+                if name in remaining:
+                    if (root / name).is_dir():
+                        notes.append(
+                            f"media folder media/{path.stem}/{name}/ kept: another run named"
+                            f" {name!r} still uses it"
+                        )
+                elif name not in counted:
+                    _check_names([name], "run name")
+                    n_media = len(_local_files(root / name))
+                counted.add(name)
+            changes.append(
+                RunChange(name=name, run_id=row["run_id"], rows=counts, media_files=n_media)
+            )
+    result = WriteResult(
+        action="drop",
+        target=str(path),
+        project=path.stem,
+        runs=tuple(changes),
+        dry_run=dry_run,
+        media=media,
+        notes=tuple(dict.fromkeys(notes)),
+    )
+    if dry_run:
+        return result
+    if confirm is not None and not confirm(result):
+        return replace(result, cancelled=True)
+    deleted = _apply_drop(path, result, tkeys, lock_timeout=lock_timeout)
+    removed = []
+    for change in result.runs:
+        n = 0
+        if change.media_files and change.name not in remaining:
+            n = _remove_folder(root / change.name)
+        removed.append(replace(change, rows=deleted[change.run_id or change.name], media_files=n))
+    return replace(result, runs=tuple(removed))
+
+
+def _apply_drop(
+    path: Path, plan: WriteResult, tkeys: dict[str, str], *, lock_timeout: float
+) -> dict[str, dict[str, int]]:
+    con = _lock.connect_rw(path)
+    out: dict[str, dict[str, int]] = {}
+    try:
+        with _lock.project_lock(path, timeout=lock_timeout):
+            try:
+                con.execute("BEGIN IMMEDIATE")
+                for run in plan.runs:
+                    counts = {}
+                    for t, k in tkeys.items():
+                        value = run.run_id if k == "run_id" else run.name
+                        counts[t] = con.execute(
+                            f"DELETE FROM {quote(t)} WHERE {k} = ?", (value,)
+                        ).rowcount
+                    id_col = tkeys["metrics"]
+                    _detach_artifacts(
+                        con, id_col, run.run_id if id_col == "run_id" else run.name, run.name
+                    )
+                    out[run.run_id or run.name] = counts
+                con.execute("COMMIT")
+            except BaseException as exc:
+                if con.in_transaction:
+                    con.execute("ROLLBACK")
+                if isinstance(exc, sqlite3.Error):
+                    raise _translate(exc, path) from exc
+                raise
+    finally:
+        _lock.checkpoint(con)
+        con.close()
+    return out
+
+
+def _has(con: sqlite3.Connection, table: str) -> bool:
+    return bool(
+        con.execute(
+            "SELECT 1 FROM sqlite_master WHERE type='table' AND name=?", (table,)
+        ).fetchone()
+    )
+
+
+def _name_in_use(con: sqlite3.Connection, name: str, run_id: Any) -> bool:
+    # Trackio's _run_name_still_in_use.
+    if con.execute("SELECT 1 FROM metrics WHERE run_name = ? LIMIT 1", (name,)).fetchone():
+        return True
+    for table in ("run_artifact_links", "external_run_artifact_links"):
+        if (
+            _has(con, table)
+            and con.execute(
+                f"SELECT 1 FROM {table} WHERE run_name = ? AND run_id IS NOT NULL AND run_id != ? LIMIT 1",
+                (name, run_id),
+            ).fetchone()
+        ):
+            return True
+    return False
+
+
+def _detach_artifacts(con: sqlite3.Connection, id_col: str, id_val: Any, name: str) -> None:
+    """Trackio's ``_detach_run_artifact_refs``: links go, versions stay without a producer."""
+    legacy_cleanup = id_col == "run_id" and not _name_in_use(con, name, id_val)
+    for table in ("run_artifact_links", "external_run_artifact_links"):
+        if not _has(con, table):
+            continue
+        con.execute(f"DELETE FROM {table} WHERE {id_col} = ?", (id_val,))
+        if legacy_cleanup:
+            con.execute(f"DELETE FROM {table} WHERE run_id IS NULL AND run_name = ?", (name,))
+    if _has(con, "artifact_versions"):
+        producer = "producer_run_id" if id_col == "run_id" else "producer_run_name"
+        con.execute(
+            "UPDATE artifact_versions SET producer_run_id = NULL, producer_run_name = NULL"
+            f" WHERE {producer} = ?",
+            (id_val,),
+        )
+        if legacy_cleanup:
+            con.execute(
+                "UPDATE artifact_versions SET producer_run_id = NULL, producer_run_name = NULL"
+                " WHERE producer_run_id IS NULL AND producer_run_name = ?",
+                (name,),
+            )
+
+
+def _remove_folder(folder: Path) -> int:
+    files = _local_files(folder)
+    try:
+        shutil.rmtree(folder)
+    except FileNotFoundError:
+        return 0
+    except OSError as exc:
+        raise WriteError(
+            f"the runs were dropped, but their media folder {folder} could not be removed ({exc});"
+            " delete it by hand"
+        ) from exc
+    return len(files)
+
+
+# -- rename ---------------------------------------------------------------------------
+
+
+def _path_rewriter(old: str, new: str) -> Callable[[Any], Any]:
+    """``file_path`` values ``[media/]<project>/<old>/...`` -> ``.../<new>/...`` (bytes or str)."""
+    pattern = re.compile(
+        rb'("file_path"\s*:\s*"(?:media/)?[^/"\\]+/)'
+        + re.escape(json_fragment(old).encode())
+        + rb"/"
+    )
+    repl = rb"\g<1>" + json_fragment(new).encode().replace(b"\\", b"\\\\") + b"/"
+
+    def apply(value: Any) -> Any:
+        if value is None:
+            return None
+        raw = value if isinstance(value, bytes) else str(value).encode()
+        out = pattern.sub(repl, raw)
+        if out == raw:
+            return value
+        return out if isinstance(value, bytes) else out.decode()
+
+    return apply
+
+
+_REFERENCED = r'"file_path"\s*:\s*"((?:[^"\\]|\\.)*)"'
+
+
+def _referenced_files(
+    con: sqlite3.Connection, table: str, col: str, key: str, value: Any
+) -> set[str]:
+    """Media paths a run's payloads point at (relative to TRACKIO_DIR/media)."""
+    rows = con.execute(
+        f"SELECT CAST({quote(col)} AS BLOB) FROM {quote(table)} WHERE {key} = ?"
+        f" AND instr({quote(col)}, '\"file_path\"') > 0",
+        (value,),
+    ).fetchall()
+    if not rows:
+        return set()
+    texts = pl.Series("t", [r[0] for r in rows], dtype=pl.Binary).cast(pl.String)
+    paths = texts.str.extract_all(_REFERENCED).explode().drop_nulls()
+    values = paths.str.replace(r'^"file_path"\s*:\s*"', "").str.strip_suffix('"')
+    return {p[len("media/") :] if p.startswith("media/") else p for p in values.to_list()}
+
+
+def rename(
+    target: str | os.PathLike[str],
+    *,
+    run: Sequence[str] | str,
+    to: str,
+    lock_timeout: float = _lock.LOCK_TIMEOUT,
+) -> WriteResult:
+    """Rename one run in every table, move its media and rewrite its media paths."""
+    path = _target_path(target)
+    selectors = split_selectors([run] if isinstance(run, str) else run)
+    if len(selectors) != 1:
+        raise RunSelectionError("rename takes exactly one --run NAME_OR_ID")
+    new = to.strip()
+    if not new:
+        raise WriteError("the new run name is empty")
+    _check_names([new], "new name")
+    with _open_target(path) as proj:
+        _check_writable(path)
+        reader = proj.reader
+        assert isinstance(reader, SqliteReader)
+        index = proj.run_index()
+        key = select_runs(index, selectors, where=path.name, unique=True)[0]
+        row = index.filter(pl.col("run_key") == key).row(0, named=True)
+        old = str(row["run_name"])
+        run_id = row["run_id"]
+        if new == old:
+            raise ConflictError(f"the run is already named {new!r}")
+        layout = dict(reader.columns)
+        names, _ = _existing_runs(reader.con, layout)
+        if new in names:
+            raise ConflictError(
+                f"a run named {new!r} already exists in {path.name}; choose another name"
+            )
+        _check_names([old], "run name")
+        tkeys = _table_keys(layout)
+        shared = old in set(index.filter(pl.col("run_key") != key).get_column("run_name").to_list())
+        root = _media_root(path)
+        old_dir = root / old
+        if shared:
+            # The folder is also another run's: move only what this run's rows reference.
+            value = run_id if tkeys["metrics"] == "run_id" else old
+            refs = _referenced_files(reader.con, "metrics", "metrics", tkeys["metrics"], value)
+            prefix = f"{path.stem}/{old}/"
+            moving = [root.parent / r for r in sorted(refs) if r.startswith(prefix)]
+            moving = [p for p in moving if p.is_file()]
+        else:
+            moving = _local_files(old_dir)
+    notes = []
+    if shared:
+        notes.append(
+            f"media/{path.stem}/{old}/ is shared with another run named {old!r}:"
+            " only the files this run references were moved"
+        )
+    rows = _apply_rename(
+        path,
+        tkeys,
+        run_id=run_id,
+        old=old,
+        new=new,
+        moving=moving,
+        old_dir=old_dir,
+        new_dir=root / new,
+        lock_timeout=lock_timeout,
+    )
+    if not shared:
+        _prune(old_dir)
+    return WriteResult(
+        action="rename",
+        target=str(path),
+        project=path.stem,
+        runs=(RunChange(name=old, run_id=run_id, rows=rows, media_files=len(moving)),),
+        new_name=new,
+        notes=tuple(notes),
+    )
+
+
+def _apply_rename(
+    path: Path,
+    tkeys: dict[str, str],
+    *,
+    run_id: Any,
+    old: str,
+    new: str,
+    moving: Sequence[Path],
+    old_dir: Path,
+    new_dir: Path,
+    lock_timeout: float,
+) -> dict[str, int]:
+    con = _lock.connect_rw(path)
+    con.create_function("trackio_tool_paths", 1, _path_rewriter(old, new), deterministic=True)
+    placed = _Placed()
+    counts: dict[str, int] = {}
+    try:
+        with _lock.project_lock(path, timeout=lock_timeout):
+            try:
+                con.execute("BEGIN IMMEDIATE")
+                names, _ = _existing_runs(con, _layout(con))
+                if new in names:
+                    raise ConflictError(f"a run named {new!r} already exists in {path.name}")
+                for table, key in tkeys.items():
+                    value = run_id if key == "run_id" else old
+                    sets = ["run_name = ?"]
+                    params: list[Any] = [new]
+                    for col in JSON_COLUMNS[table]:
+                        if col in _layout_cols(con, table):
+                            q = quote(col)
+                            sets.append(
+                                f"{q} = CASE WHEN instr({q}, '\"file_path\"') > 0"
+                                f" THEN trackio_tool_paths({q}) ELSE {q} END"
+                            )
+                    if table == "traces" and key == "run_name":
+                        # Trackio keys a legacy file's traces by name in run_id too.
+                        sets.append("run_id = CASE WHEN run_id = ? THEN ? ELSE run_id END")
+                        params.extend([old, new])
+                    counts[table] = con.execute(
+                        f"UPDATE {quote(table)} SET {', '.join(sets)} WHERE {key} = ?",
+                        [*params, value],
+                    ).rowcount
+                _rename_artifact_refs(con, tkeys["metrics"], run_id, old, new)
+                # Link (or copy) media under the new name; the old names go after the commit.
+                for src in moving:
+                    dst = new_dir / src.relative_to(old_dir)
+                    if dst.exists():
+                        continue
+                    placed.mkdir(dst.parent)
+                    try:
+                        os.link(src, dst)
+                    except OSError:
+                        shutil.copy2(src, dst)
+                    placed.files.append(dst)
+                con.execute("COMMIT")
+            except BaseException as exc:
+                if con.in_transaction:
+                    con.execute("ROLLBACK")
+                placed.undo()
+                if isinstance(exc, sqlite3.Error):
+                    raise _translate(exc, path) from exc
+                raise
+    finally:
+        _lock.checkpoint(con)
+        con.close()
+    for src in moving:
+        with contextlib.suppress(FileNotFoundError):
+            src.unlink()
+    return counts
+
+
+def _layout_cols(con: sqlite3.Connection, table: str) -> list[str]:
+    return [r[1] for r in con.execute(f"PRAGMA table_info({quote(table)})")]
+
+
+def _rename_artifact_refs(
+    con: sqlite3.Connection, id_col: str, run_id: Any, old: str, new: str
+) -> None:
+    """Trackio's rename of artifact link and producer names."""
+    legacy_ok = id_col == "run_id" and not _name_in_use_except(con, old, run_id)
+    for table, ic, nc in (
+        ("run_artifact_links", "run_id", "run_name"),
+        ("external_run_artifact_links", "run_id", "run_name"),
+        ("artifact_versions", "producer_run_id", "producer_run_name"),
+    ):
+        if not _has(con, table):
+            continue
+        if id_col == "run_id":
+            if legacy_ok:
+                con.execute(
+                    f"UPDATE {table} SET {nc} = ? WHERE {ic} = ? OR ({ic} IS NULL AND {nc} = ?)",
+                    (new, run_id, old),
+                )
+            else:
+                con.execute(f"UPDATE {table} SET {nc} = ? WHERE {ic} = ?", (new, run_id))
+        else:
+            con.execute(f"UPDATE {table} SET {nc} = ? WHERE {nc} = ?", (new, old))
+
+
+def _name_in_use_except(con: sqlite3.Connection, name: str, run_id: Any) -> bool:
+    if con.execute(
+        "SELECT 1 FROM metrics WHERE run_name = ? AND run_id != ? LIMIT 1", (name, run_id)
+    ).fetchone():
+        return True
+    for table in ("run_artifact_links", "external_run_artifact_links"):
+        if (
+            _has(con, table)
+            and con.execute(
+                f"SELECT 1 FROM {table} WHERE run_name = ? AND run_id IS NOT NULL AND run_id != ? LIMIT 1",
+                (name, run_id),
+            ).fetchone()
+        ):
+            return True
+    return False
+
+
+def _prune(folder: Path) -> None:
+    """Remove empty folders left under ``folder`` (and it), deepest first."""
+    if not folder.is_dir():
+        return
+    for d in sorted((p for p in folder.rglob("*") if p.is_dir()), key=lambda p: -len(p.parts)):
+        with contextlib.suppress(OSError):
+            d.rmdir()
+    with contextlib.suppress(OSError):
+        folder.rmdir()
+
+
+__all__ = ["RunChange", "WriteResult", "drop", "merge", "rename"]

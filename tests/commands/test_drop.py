@@ -1,0 +1,169 @@
+"""``trackio-tool drop``: rows of every table, artifact links, media, confirmation."""
+
+from __future__ import annotations
+
+import json
+import os
+import pty
+import sqlite3
+import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from tests.commands.test_merge import _one_clean_line, immutable
+from tests.conftest import tree_digest
+from trackio_tool.store.write import drop
+
+GAMMA = "72fff1558ccb4329ba0cc5a87f1e458d"
+BETA_1 = "66bbe7058728471b8bdfacf8593ad4a1"
+BETA_2 = "6afb4a0011dc4614bf8df66d3e75156b"
+TABLES = ("metrics", "configs", "system_metrics", "alerts", "traces")
+
+
+def _counts(db: Path, column: str, value: str) -> dict[str, int]:
+    con = sqlite3.connect(db)
+    try:
+        present = {r[0] for r in con.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+        return {
+            t: con.execute(f"SELECT COUNT(*) FROM {t} WHERE {column} = ?", (value,)).fetchone()[0]
+            for t in TABLES
+            if t in present
+        }
+    finally:
+        con.close()
+
+
+def test_drop_a_run_with_its_media_and_artifact_links(
+    cli: Callable[..., Any], fixture_copy: Callable[[str], Path]
+) -> None:
+    d = fixture_copy("trackio-0.43.0")
+    db = d / "toyproj.db"
+    r = cli("drop", str(db), "--run", "gamma")
+    assert r.exit_code == 0, r.stderr
+    assert r.stdout == (
+        f"Dropped 1 run from {db}\n"
+        "Run    ID        metrics  configs  system_metrics  alerts  traces  media deleted\n"
+        "gamma  72fff155      120        1               3       1       1              4\n"
+    )
+    assert r.stderr == ""
+    assert _counts(db, "run_id", GAMMA) == dict.fromkeys(TABLES, 0)
+    assert _counts(db, "run_id", BETA_1)["metrics"] == 50
+    assert not (d / "media" / "toyproj" / "gamma").exists()
+    con = sqlite3.connect(db)
+    try:
+        # As Trackio does: links go, the artifact version stays without a producer.
+        assert con.execute("SELECT COUNT(*) FROM run_artifact_links").fetchone()[0] == 0
+        assert con.execute(
+            "SELECT COUNT(*), MAX(producer_run_id) FROM artifact_versions"
+        ).fetchone() == (1, None)
+        assert con.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+        assert con.execute("SELECT COUNT(*) FROM metrics").fetchone()[0] == 180
+    finally:
+        con.close()
+
+
+def test_ambiguous_name_lists_ids(
+    cli: Callable[..., Any], fixture_copy: Callable[[str], Path]
+) -> None:
+    d = fixture_copy("trackio-0.43.0")
+    before = tree_digest(d)
+    r = cli("drop", str(d / "toyproj.db"), "--run", "beta", "--yes")
+    _one_clean_line(
+        r, f"2 runs in toyproj.db are named 'beta' (ids {BETA_1}, {BETA_2})", "by its id"
+    )
+    assert tree_digest(d) == before
+    r = cli("drop", str(d / "toyproj.db"), "--run", BETA_2[:8], "--yes", "--json")
+    assert r.exit_code == 0, r.stderr
+    data = json.loads(r.stdout)
+    assert [(x["name"], x["id"], x["rows"]["metrics"]) for x in data["runs"]] == [
+        ("beta", BETA_2, 30)
+    ]
+    assert _counts(d / "toyproj.db", "run_id", BETA_2)["metrics"] == 0
+    assert _counts(d / "toyproj.db", "run_id", BETA_1)["metrics"] == 50
+
+
+def test_shared_media_folder_is_kept(
+    cli: Callable[..., Any], fixture_copy: Callable[[str], Path]
+) -> None:
+    d = fixture_copy("trackio-0.43.0")
+    db = d / "toyproj.db"
+    con = sqlite3.connect(db)
+    with con:  # a second run named gamma (Trackio >= 0.24 allows it)
+        for t in TABLES:
+            con.execute(f"UPDATE {t} SET run_name = 'gamma' WHERE run_name = 'alpha'")
+    con.close()
+    r = cli("drop", str(db), "--run", GAMMA)
+    assert r.exit_code == 0, r.stderr
+    assert r.stderr == (
+        "note: media folder media/toyproj/gamma/ kept: another run named 'gamma' still uses it\n"
+    )
+    assert r.stdout.splitlines()[-1].endswith(" 0")
+    assert len(list((d / "media" / "toyproj" / "gamma").rglob("*.png"))) == 4
+    r = cli("drop", str(db), "--run", "gamma")
+    assert r.exit_code == 0, r.stderr
+    assert r.stdout.splitlines()[-1].split()[-1] == "4"
+    assert not (d / "media" / "toyproj" / "gamma").exists()
+
+
+def test_no_media_and_dry_run(cli: Callable[..., Any], fixture_copy: Callable[[str], Path]) -> None:
+    d = fixture_copy("trackio-0.2.9")
+    before = tree_digest(d)
+    r = cli("drop", str(d / "toyproj.db"), "--run", "gamma,alpha", "--dry-run")
+    assert r.exit_code == 0, r.stderr
+    assert r.stdout.startswith(f"Would drop 2 runs from {d / 'toyproj.db'}\n")
+    assert r.stderr == "dry run: nothing was written\n"
+    assert tree_digest(d) == before
+    r = cli("drop", str(d / "toyproj.db"), "--run", "gamma", "--no-media")
+    assert r.exit_code == 0, r.stderr
+    assert "media" not in r.stdout.splitlines()[1]
+    assert len(list((d / "media").rglob("*.png"))) == 4
+    assert _counts(d / "toyproj.db", "run_name", "gamma")["metrics"] == 0
+
+
+def test_bad_input(
+    cli: Callable[..., Any], fixture_copy: Callable[[str], Path], tmp_path: Path
+) -> None:
+    d = fixture_copy("trackio-0.43.0")
+    before = tree_digest(d)
+    _one_clean_line(cli("drop", str(d / "toyproj.db")), "--run")
+    _one_clean_line(cli("drop", str(d / "toyproj.db"), "--run", "nope"), "no run 'nope'")
+    _one_clean_line(cli("drop", str(tmp_path / "missing.db"), "--run", "a"), "missing.db")
+    (tmp_path / "notes.db").write_text("x")
+    _one_clean_line(cli("drop", str(tmp_path / "notes.db"), "--run", "a"), "not an SQLite database")
+    with immutable(d / "toyproj.db"):
+        _one_clean_line(cli("drop", str(d / "toyproj.db"), "--run", "alpha"), "read-only")
+    assert tree_digest(d) == before
+
+
+def test_confirmation_refused_keeps_everything(fixture_copy: Callable[[str], Path]) -> None:
+    d = fixture_copy("trackio-0.43.0")
+    before = tree_digest(d)
+    seen = []
+    result = drop(d / "toyproj.db", runs=["alpha"], confirm=lambda plan: seen.append(plan) or False)
+    assert result.cancelled
+    assert seen[0].runs[0].rows["metrics"] == 100
+    assert tree_digest(d) == before
+
+
+def test_prompts_on_a_terminal(fixture_copy: Callable[[str], Path]) -> None:
+    d = fixture_copy("trackio-0.43.0")
+    before = tree_digest(d)
+    master, slave = pty.openpty()
+    env = {k: v for k, v in os.environ.items() if k != "TRACKIO_TOOL_DEBUG"}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "trackio_tool", "drop", str(d / "toyproj.db"), "--run", "alpha"],
+        stdin=slave,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=env,
+    )
+    os.close(slave)
+    os.write(master, b"n\n")
+    _, err = proc.communicate(timeout=60)
+    os.close(master)
+    assert proc.returncode == 1, err
+    assert "Delete 1 run(s) from" in err.decode()
+    assert "error: cancelled; nothing was deleted" in err.decode()
+    assert tree_digest(d) == before

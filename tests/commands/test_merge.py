@@ -1,0 +1,351 @@
+"""``trackio-tool merge``: output, dry run, media, and bad input (one clean line, nothing modified)."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import shutil
+import sqlite3
+import subprocess
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.conftest import FIXTURES, tree_digest
+
+TABLE_0_43 = """\
+Run    ID        metrics  configs  system_metrics  alerts  traces  media
+alpha  3ff25f58      100        1               0       1       0      0
+beta   66bbe705       50        1               3       0       0      0
+beta   6afb4a00       30        1               0       0       0      0
+gamma  72fff155      120        1               3       1       1      4
+total                300        4               6       2       1      4
+"""
+
+
+def _one_clean_line(result: Any, *needles: str) -> None:
+    assert result.exit_code == 1, (result.exit_code, result.stdout, result.stderr)
+    assert result.stdout == ""
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith("error: ")
+    for needle in needles:
+        assert needle in lines[0], lines[0]
+
+
+@contextlib.contextmanager
+def immutable(*paths: Path) -> Iterator[None]:
+    """chattr +i: read-only even for root (tests run as root in CI)."""
+    if not shutil.which("chattr"):
+        pytest.skip("chattr is not available")
+    done = []
+    try:
+        for p in paths:
+            if subprocess.run(["chattr", "+i", str(p)], capture_output=True).returncode:
+                pytest.skip("this filesystem has no immutable flag")
+            done.append(p)
+        yield
+    finally:
+        for p in done:
+            subprocess.run(["chattr", "-i", str(p)], check=False)
+
+
+def test_merge_into_new_database(
+    cli: Callable[..., Any], fixture_copy: Callable[[str], Path], tmp_path: Path
+) -> None:
+    src = fixture_copy("trackio-0.43.0")
+    target = tmp_path / "out" / "newproj.db"
+    r = cli("merge", "--from", str(src / "toyproj.db"), "--into", str(target))
+    assert r.exit_code == 0, r.stderr
+    head, table = r.stdout.split("\n", 1)
+    assert head == (
+        f"Merged 4 runs from {src / 'toyproj.db'} into {target}"
+        " (a new database with Trackio 0.43's schema)"
+    )
+    assert table == TABLE_0_43
+    assert r.stderr == ""
+    media = sorted(p.relative_to(target.parent) for p in (target.parent / "media").rglob("*.png"))
+    assert [str(p.parent) for p in media] == [
+        "media/newproj/gamma/0",
+        "media/newproj/gamma/30",
+        "media/newproj/gamma/60",
+        "media/newproj/gamma/90",
+    ]
+
+
+def test_dry_run_prints_the_plan_and_writes_nothing(
+    cli: Callable[..., Any], fixture_copy: Callable[[str], Path], tmp_path: Path
+) -> None:
+    src = fixture_copy("trackio-0.43.0")
+    target = tmp_path / "out" / "newproj.db"
+    r = cli("merge", "--from", str(src / "toyproj.db"), "--into", str(target), "--dry-run")
+    assert r.exit_code == 0, r.stderr
+    assert r.stdout.startswith(f"Would merge 4 runs from {src / 'toyproj.db'} into {target}")
+    assert r.stdout.split("\n", 1)[1] == TABLE_0_43
+    assert r.stderr == "dry run: nothing was written\n"
+    assert not (tmp_path / "out").exists()
+
+    # Into an existing target: the folder stays byte for byte as it was.
+    legacy = fixture_copy("trackio-0.2.9")
+    before = tree_digest(legacy)
+    r = cli(
+        "merge", "--from", str(src / "toyproj-edge.db"), "--into", str(legacy / "toyproj.db"), "-n"
+    )
+    assert r.exit_code == 0, r.stderr
+    assert "Would merge 1 run" in r.stdout
+    assert tree_digest(legacy) == before
+
+
+def test_json_and_run_selection(
+    cli: Callable[..., Any], fixture_copy: Callable[[str], Path], tmp_path: Path
+) -> None:
+    src = fixture_copy("trackio-0.20.2")
+    target = tmp_path / "t.db"
+    r = cli(
+        "merge",
+        "--from",
+        str(src / "toyproj.parquet"),
+        "--into",
+        str(target),
+        "--run",
+        "alpha,beta",
+        "--run",
+        "gamma",
+        "--json",
+    )
+    assert r.exit_code == 0, r.stderr
+    data = json.loads(r.stdout)
+    assert data["created"] is True
+    assert [run["name"] for run in data["runs"]] == ["alpha", "beta", "gamma"]
+    assert data["rows"] == {"metrics": 270, "configs": 3, "system_metrics": 5}
+    assert data["media_files"] == 4
+    # 0.20.2 has no run ids: each run got one fresh uuid4 hex, the same in every table.
+    con = sqlite3.connect(target)
+    try:
+        ids = con.execute(
+            "SELECT run_name, COUNT(DISTINCT run_id) FROM (SELECT run_name, run_id FROM metrics"
+            " UNION ALL SELECT run_name, run_id FROM configs UNION ALL SELECT run_name, run_id"
+            " FROM system_metrics) GROUP BY run_name"
+        ).fetchall()
+    finally:
+        con.close()
+    assert sorted(ids) == [("alpha", 1), ("beta", 1), ("gamma", 1)]
+    assert "note: no toyproj_traces.parquet beside toyproj.parquet: traces not merged" in r.stderr
+
+
+def test_no_media_leaves_files_and_paths(
+    cli: Callable[..., Any], fixture_copy: Callable[[str], Path], tmp_path: Path
+) -> None:
+    src = fixture_copy("trackio-0.2.9")
+    target = tmp_path / "t.db"
+    r = cli(
+        "merge",
+        "--from",
+        str(src / "toyproj.db"),
+        "--into",
+        str(target),
+        "--no-media",
+        "--run",
+        "gamma",
+    )
+    assert r.exit_code == 0, r.stderr
+    assert "media" not in r.stdout.splitlines()[1]
+    assert not (tmp_path / "media").exists()
+    con = sqlite3.connect(target)
+    try:
+        paths = [
+            json.loads(m)["samples"]["file_path"]
+            for (m,) in con.execute(
+                "SELECT metrics FROM metrics WHERE instr(metrics, 'file_path') > 0"
+            )
+        ]
+    finally:
+        con.close()
+    assert len(paths) == 4
+    assert all(p.startswith("media/toyproj/gamma/0/") for p in paths)
+
+
+def test_media_paths_follow_both_styles(
+    cli: Callable[..., Any], fixture_copy: Callable[[str], Path], tmp_path: Path
+) -> None:
+    """0.2.9 paths start with media/, 0.43 paths do not: each keeps its style."""
+    target = tmp_path / "both.db"
+    for name in ("trackio-0.2.9", "trackio-0.43.0-static"):
+        src = fixture_copy(name)
+        spec = src / "toyproj.db" if name == "trackio-0.2.9" else src / "toyproj"
+        r = cli(
+            "merge",
+            "--from",
+            str(spec),
+            "--into",
+            str(target),
+            "--run",
+            "gamma" if name == "trackio-0.2.9" else "alpha",
+        )
+        assert r.exit_code == 0, r.stderr
+    r = cli(
+        "merge",
+        "--from",
+        str(fixture_copy("trackio-0.43.0-wal-snapshot") / "walproj.db"),
+        "--into",
+        str(target),
+    )
+    assert r.exit_code == 0, r.stderr
+    con = sqlite3.connect(target)
+    try:
+        paths = [
+            json.loads(m)["samples"]["file_path"]
+            for (m,) in con.execute(
+                "SELECT metrics FROM metrics WHERE instr(metrics, 'file_path') > 0"
+            )
+        ]
+    finally:
+        con.close()
+    assert len(paths) == 4
+    assert all(p.startswith("media/both/gamma/0/") for p in paths), paths
+    for p in paths:
+        assert (tmp_path / p).is_file()
+
+
+def test_conflicts_are_listed_before_writing(
+    cli: Callable[..., Any], fixture_copy: Callable[[str], Path]
+) -> None:
+    src = fixture_copy("trackio-0.20.2")
+    dst = fixture_copy("trackio-0.2.9")
+    before = tree_digest(dst)
+    r = cli("merge", "--from", str(src / "toyproj.db"), "--into", str(dst / "toyproj.db"))
+    _one_clean_line(
+        r,
+        "4 selected runs already exist in toyproj.db: 'alpha', 'beta', 'dainty-sunset-0', 'gamma'",
+        "--run",
+    )
+    assert tree_digest(dst) == before
+
+
+def test_same_named_runs_into_a_legacy_target(
+    cli: Callable[..., Any], fixture_copy: Callable[[str], Path], tmp_path: Path
+) -> None:
+    src = fixture_copy("trackio-0.43.0")
+    legacy = tmp_path / "legacy.db"
+    shutil.copyfile(FIXTURES / "trackio-0.2.9" / "toyproj-edge.db", legacy)
+    before = tree_digest(legacy)
+    r = cli("merge", "--from", str(src / "toyproj.db"), "--into", str(legacy))
+    _one_clean_line(
+        r,
+        "keys runs by name",
+        "'beta': ids 66bbe7058728471b8bdfacf8593ad4a1, 6afb4a0011dc4614bf8df66d3e75156b",
+        "--run <id>",
+    )
+    assert tree_digest(legacy) == before
+    r = cli(
+        "merge",
+        "--from",
+        str(src / "toyproj.db"),
+        "--into",
+        str(legacy),
+        "--run",
+        "6afb4a0011dc4614bf8df66d3e75156b",
+    )
+    assert r.exit_code == 0, r.stderr
+    assert "note: tables created in legacy.db: configs (run-name layout" in r.stderr
+
+
+def _db_with_run_name(tmp: Path, name: str) -> Path:
+    path = tmp / "evil" / "evilproj.db"
+    path.parent.mkdir()
+    shutil.copyfile(FIXTURES / "trackio-0.43.0" / "toyproj-edge.db", path)
+    con = sqlite3.connect(path)
+    with con:
+        con.execute("UPDATE metrics SET run_name = ?", (name,))
+        con.execute("UPDATE configs SET run_name = ?", (name,))
+    con.close()
+    return path
+
+
+@pytest.mark.parametrize(
+    ("case", "needles"),
+    [
+        ("text-target", ["not an SQLite database"]),
+        ("no-metrics-target", ["not a Trackio project"]),
+        ("not-db-suffix", ["is not a .db file"]),
+        ("missing-source", ["no such file"]),
+        ("unknown-run", ["no run 'nope'", "runs: alpha, beta, gamma"]),
+        ("escaping-name", ["'../../escape' would escape the media folder"]),
+        ("slash-name", ["'a/b' would escape the media folder"]),
+        ("bad-new-name", ["not a name Trackio would open"]),
+        ("reserved-name", ["reserves project names"]),
+        ("same-file", ["source and target are the same file"]),
+    ],
+)
+def test_bad_input(
+    case: str,
+    needles: list[str],
+    cli: Callable[..., Any],
+    fixture_copy: Callable[[str], Path],
+    tmp_path: Path,
+) -> None:
+    src = fixture_copy("trackio-0.43.0") / "toyproj.db"
+    target = tmp_path / "target.db"
+    if case == "text-target":
+        target.write_text("hello\n")
+    elif case == "no-metrics-target":
+        con = sqlite3.connect(target)
+        con.execute("CREATE TABLE users(id INTEGER PRIMARY KEY)")
+        con.commit()
+        con.close()
+    elif case == "not-db-suffix":
+        target = tmp_path / "target.sqlite"
+    elif case == "missing-source":
+        src = tmp_path / "nope.db"
+    elif case in ("escaping-name", "slash-name"):
+        src = _db_with_run_name(tmp_path, "../../escape" if case == "escaping-name" else "a/b")
+    elif case == "bad-new-name":
+        target = tmp_path / "my.model.db"
+    elif case == "reserved-name":
+        target = tmp_path / "toyproj_system.db"
+    elif case == "same-file":
+        target = src
+    args = ["merge", "--from", str(src), "--into", str(target)]
+    if case == "unknown-run":
+        args += ["--run", "nope"]
+    before = tree_digest(tmp_path)
+    src_before = tree_digest(src.parent) if src.exists() else {}
+    r = cli(*args)
+    _one_clean_line(r, *needles)
+    assert tree_digest(tmp_path) == before
+    if src.exists():
+        assert tree_digest(src.parent) == src_before
+
+
+def test_read_only_target(cli: Callable[..., Any], fixture_copy: Callable[[str], Path]) -> None:
+    src = fixture_copy("trackio-0.43.0")
+    dst = fixture_copy("trackio-0.2.9")
+    before = tree_digest(dst)
+    with immutable(dst / "toyproj.db"):
+        r = cli("merge", "--from", str(src / "toyproj-edge.db"), "--into", str(dst / "toyproj.db"))
+    _one_clean_line(r, "is read-only", "nothing was changed")
+    with immutable(dst):
+        r = cli("merge", "--from", str(src / "toyproj-edge.db"), "--into", str(dst / "toyproj.db"))
+    _one_clean_line(r, "read-only")
+    assert tree_digest(dst) == before
+
+
+def test_remerge_is_refused_by_log_id(
+    cli: Callable[..., Any], fixture_copy: Callable[[str], Path], tmp_path: Path
+) -> None:
+    """Rows merged before under another name are not duplicated silently."""
+    src = fixture_copy("trackio-0.43.0-wal-snapshot") / "walproj.db"
+    target = tmp_path / "t.db"
+    assert cli("merge", "--from", str(src), "--into", str(target)).exit_code == 0
+    assert cli("rename", str(target), "--run", "live", "--to", "live-old").exit_code == 0
+    con = sqlite3.connect(target)
+    with con:
+        con.execute("UPDATE metrics SET run_id = 'other'")
+        con.execute("UPDATE configs SET run_id = 'other'")
+    con.close()
+    before = tree_digest(tmp_path)
+    r = cli("merge", "--from", str(src), "--into", str(target))
+    _one_clean_line(r, "40 metrics rows of the source are already in t.db (same log_id")
+    assert tree_digest(tmp_path) == before

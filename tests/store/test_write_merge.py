@@ -1,0 +1,224 @@
+"""Round trips: every public fixture (DB, parquet, static) into a new, a 0.43 and a legacy target."""
+
+from __future__ import annotations
+
+import re
+import shutil
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import FIXTURES, tree_digest
+from tests.store.test_write_support import (
+    SOURCE_DBS,
+    SOURCE_EXPORTS,
+    counts,
+    db_rows,
+    export_tables,
+    integrity,
+    parquet_rows,
+    run_ids_by_name,
+)
+from trackio_tool.errors import ConflictError
+from trackio_tool.sources import resolve_sources
+from trackio_tool.store import open_project
+from trackio_tool.store._sqlite_ro import read_only
+from trackio_tool.store.write import drop, merge, rename
+
+TARGETS = {"run_id": "trackio-0.43.0", "legacy": "trackio-0.2.9"}
+
+
+@pytest.fixture(scope="module")
+def target_templates(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """Copies of the 0.43 and 0.2.9 fixtures whose runs are renamed out of the way."""
+    base = tmp_path_factory.mktemp("targets")
+    out = {}
+    for kind, name in TARGETS.items():
+        folder = base / kind
+        shutil.copytree(FIXTURES / name, folder)
+        db = folder / "toyproj.db"
+        with open_project(resolve_sources([str(db)])[0]) as project:
+            index = project.run_index()
+        for i, (key, run_name) in enumerate(index.select("run_key", "run_name").iter_rows()):
+            rename(db, run=key, to=f"old{i}-{run_name}")
+        out[kind] = folder
+    # The 0.43 fixture's own runs keep their ids when renamed, so merging them back
+    # is refused; they go into a copy whose runs were dropped instead.
+    emptied = base / "run_id-dropped"
+    shutil.copytree(FIXTURES / "trackio-0.43.0", emptied)
+    keys = _keys(emptied / "toyproj.db")
+    drop(emptied / "toyproj.db", runs=keys)
+    out["run_id-dropped"] = emptied
+    return out
+
+
+def _keys(path: Path) -> list[str]:
+    with open_project(resolve_sources([str(path)])[0]) as project:
+        return project.run_index().get_column("run_key").to_list()
+
+
+def _copy_source(source: str, tmp: Path) -> Path:
+    rel = Path(source)
+    top = rel.parts[0]
+    shutil.copytree(FIXTURES / top, tmp / "src" / top)
+    return tmp / "src" / rel
+
+
+def _duplicate_names(path: Path) -> list[str]:
+    with open_project(resolve_sources([str(path)])[0]) as project:
+        index = project.run_index()
+    if not project.has_run_ids:
+        return []
+    seen: set[str] = set()
+    later = []
+    for key, name in index.select("run_key", "run_name").iter_rows():
+        if name in seen:
+            later.append(key)
+        seen.add(name)
+    return later
+
+
+def _source_ids(files) -> list[str]:
+    with open_project(files) as project:
+        return project.run_index().get_column("run_id").drop_nulls().to_list()
+
+
+def _all_ids(db: Path) -> set[str]:
+    return {i for ids in run_ids_by_name(db).values() for i in ids}
+
+
+def _media_paths(db: Path, names: set[str]) -> list[str]:
+    found = []
+    with read_only(db) as con:
+        for run_name, text in con.execute("SELECT run_name, CAST(metrics AS TEXT) FROM metrics"):
+            if run_name in names:
+                found += re.findall(r'"file_path":\s*"([^"]+)"', text)
+    return found
+
+
+@pytest.mark.parametrize("target_kind", ["new", "run_id", "legacy"])
+@pytest.mark.parametrize("source", SOURCE_DBS + SOURCE_EXPORTS)
+def test_round_trip(
+    source: str,
+    target_kind: str,
+    tmp_path: Path,
+    target_templates: dict[str, Path],
+) -> None:
+    src = _copy_source(source, tmp_path)
+    src_digest = tree_digest(src.parent if src.is_file() else src)
+    if target_kind == "new":
+        target = tmp_path / "out" / "merged.db"
+    else:
+        shutil.copytree(target_templates[target_kind], tmp_path / "t")
+        target = tmp_path / "t" / "toyproj.db"
+    files = resolve_sources([str(src)])[0]
+    if target_kind == "run_id" and set(_source_ids(files)) & _all_ids(target):
+        with pytest.raises(ConflictError, match="already exist"):
+            merge(files, target)
+        shutil.rmtree(tmp_path / "t")
+        shutil.copytree(target_templates["run_id-dropped"], tmp_path / "t")
+    before = counts(target) if target.exists() else {}
+
+    runs: list[str] = []
+    skip = _duplicate_names(src) if target_kind == "legacy" else []
+    if skip:
+        # A legacy target keys runs by name: same-named runs cannot all go in.
+        with pytest.raises(ConflictError, match="share a name"):
+            merge(files, target)
+        assert (counts(target) if target.exists() else {}) == before
+        with open_project(files) as project:
+            keys = project.run_index().get_column("run_key").to_list()
+        runs = [k for k in keys if k not in skip]
+
+    result = merge(files, target, runs=runs)
+
+    assert integrity(target) == "ok"
+    after = counts(target)
+    for table, n in result.rows.items():
+        assert after[table] == before.get(table, 0) + n, table
+    for table in set(after) - set(result.rows):
+        assert after[table] == before.get(table, 0), table
+
+    names = {r.name for r in result.runs}
+    ids = set(runs) if runs else None
+    if src.suffix == ".db":
+        for table in ("metrics", "configs", "system_metrics", "alerts", "traces"):
+            expected = db_rows(src, table, names, ids)
+            assert db_rows(target, table, names) == expected, table
+            assert result.rows.get(table, 0) == sum(expected.values()), table
+    else:
+        for table, path in export_tables(src).items():
+            expected = parquet_rows(path, table, names, ids)
+            assert db_rows(target, table, names) == expected, table
+            assert result.rows.get(table, 0) == sum(expected.values()), table
+
+    # One id per run, the same in every table; legacy runs got uuid4 hex ids.
+    if target_kind != "legacy":
+        by_name = run_ids_by_name(target)
+        for run in result.runs:
+            assert run.run_id is not None
+            assert run.run_id in by_name[run.name]
+        with open_project(files) as project:
+            legacy_source = not project.has_run_ids
+        if legacy_source:
+            for run in result.runs:
+                assert re.fullmatch(r"[0-9a-f]{32}", run.run_id or ""), run
+                assert by_name[run.name] == {run.run_id}
+
+    # Media: every path of a merged row points into the target project, at a file.
+    paths = _media_paths(target, names)
+    assert len(paths) >= result.media_files
+    for p in paths:
+        rel = p[len("media/") :] if p.startswith("media/") else p
+        assert rel.startswith(f"{target.stem}/"), p
+        assert (target.parent / "media" / rel).is_file(), p
+
+    assert tree_digest(src.parent if src.is_file() else src) == src_digest
+
+
+def test_new_target_schema_is_trackios(tmp_path: Path) -> None:
+    target = tmp_path / "fresh.db"
+    edge = tmp_path / "src" / "edge.db"
+    edge.parent.mkdir()
+    shutil.copyfile(FIXTURES / "trackio-0.43.0" / "toyproj-edge.db", edge)
+    merge(resolve_sources([str(edge)])[0], target)
+
+    def schema(db: Path) -> list[tuple[str, str]]:
+        with read_only(db) as con:
+            return sorted(
+                con.execute(
+                    "SELECT name, sql FROM sqlite_master WHERE name != 'sqlite_sequence'"
+                ).fetchall(),
+                key=lambda r: r[0],
+            )
+
+    ref = tmp_path / "ref"
+    shutil.copytree(FIXTURES / "trackio-0.43.0", ref)
+    assert schema(target) == schema(ref / "toyproj.db")
+    with read_only(target) as con:
+        assert con.execute("PRAGMA user_version").fetchone()[0] == 2
+        assert con.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    assert not list(tmp_path.glob(".trackio-tool-*"))
+
+
+def test_parquet_payloads_are_trackios_bytes(tmp_path: Path) -> None:
+    """A 0.43 export packed back gives the very bytes Trackio stored."""
+    src = tmp_path / "src"
+    shutil.copytree(FIXTURES / "trackio-0.43.0", src)
+    target = tmp_path / "out.db"
+    merge(resolve_sources([str(src / "toyproj.parquet")])[0], target, media=False)
+
+    def payloads(db: Path, table: str) -> list[tuple[str, bytes]]:
+        with read_only(db) as con:
+            col = "config" if table == "configs" else "metrics"
+            return sorted(
+                (str(r[0]), bytes(r[1]))
+                for r in con.execute(
+                    f"SELECT log_id, {col} FROM {table}"
+                    if table != "configs"
+                    else f"SELECT run_id, {col} FROM {table}"
+                )
+            )
+
+    for table in ("metrics", "system_metrics"):
+        assert payloads(target, table) == payloads(src / "toyproj.db", table)

@@ -1,0 +1,144 @@
+"""Parquet rows packed back into Trackio's JSON, and payload fixes of SQLite rows."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import orjson
+import polars as pl
+import pyarrow as pa
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from trackio_tool.store._decode import loads
+from trackio_tool.store.rows import fix_payload, pack_json
+
+
+def trackio_json(row: dict[str, Any]) -> bytes:
+    """``orjson.dumps(serialize_values(row))``, Trackio's own encoding (utils.py)."""
+
+    def ser(v: Any) -> Any:
+        if isinstance(v, dict):
+            return {str(k): ser(x) for k, x in v.items()}
+        if isinstance(v, list):
+            return [ser(x) for x in v]
+        if isinstance(v, float) and not math.isfinite(v):
+            return "NaN" if math.isnan(v) else ("Infinity" if v > 0 else "-Infinity")
+        return v
+
+    return orjson.dumps(ser(row))
+
+
+def packed(rows: list[dict[str, Any]]) -> list[bytes]:
+    """Rows -> parquet-like frame (pyarrow.from_pylist, as Trackio exports) -> pack_json."""
+    frame = pl.from_arrow(pa.Table.from_pylist(rows))
+    assert isinstance(frame, pl.DataFrame)
+    return [s.encode() for s in pack_json(frame, frame.columns).to_list()]
+
+
+floats = st.floats(allow_nan=True, allow_infinity=True)
+texts = st.text(alphabet=st.characters(codec="utf-8", exclude_categories=("Cs",)), max_size=12)
+KEYS = {
+    "loss": floats,
+    "train/acc": floats,
+    "epoch": st.integers(min_value=-(2**63), max_value=2**63 - 1),
+    "phase": texts,
+    "flag": st.booleans(),
+    "eval": st.tuples(floats, st.integers(0, 10**6)).map(lambda t: {"loss": t[0], "n": t[1]}),
+    "hist": st.lists(floats, max_size=4),
+    'we"ird\\key': texts,
+}
+
+
+@st.composite
+def rows(draw: st.DrawFn) -> list[dict[str, Any]]:
+    n = draw(st.integers(1, 6))
+    out = []
+    for i in range(n):
+        # The first row has every key, so column order = Trackio's key order.
+        present = list(KEYS) if i == 0 else [k for k in KEYS if draw(st.booleans())]
+        out.append({k: draw(KEYS[k]) for k in present})
+    return out
+
+
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(rows())
+def test_packing_is_trackios_encoding(data: list[dict[str, Any]]) -> None:
+    assert packed(data) == [trackio_json(r) for r in data]
+
+
+def test_sentinel_lookalikes_take_the_general_path() -> None:
+    data = [
+        {"a": float("nan"), "b": 5e-324, "s": "5e-324 1e-323"},
+        {"a": 1e-323, "b": float("-inf"), "s": "x"},
+        {"a": 1.5e-323, "b": float("inf"), "s": "1.5e-323"},
+    ]
+    assert packed(data) == [trackio_json(r) for r in data]
+
+
+def test_nulls_int_float_and_configs_keys() -> None:
+    frame = pl.DataFrame(
+        {
+            "lr": [0.1, None],
+            "seed": [7, None],
+            "_Username": pl.Series([None, None], dtype=pl.Null),
+            "_Group": [None, "g"],
+        }
+    )
+    out = pack_json(frame, frame.columns, keep_null=lambda k: k.startswith("_")).to_list()
+    assert out == [
+        '{"lr":0.1,"seed":7,"_Username":null,"_Group":null}',
+        '{"_Username":null,"_Group":"g"}',
+    ]
+    assert pack_json(frame, frame.columns).to_list() == ['{"lr":0.1,"seed":7}', '{"_Group":"g"}']
+
+
+def test_media_paths_move_inside_nested_values() -> None:
+    frame = pl.DataFrame(
+        {
+            "img": [
+                {"_type": "trackio.image", "file_path": "old/run/0/a.png", "caption": None},
+                {"_type": "trackio.image", "file_path": "media/old/run/0/b.png", "caption": "c"},
+            ],
+            "file_path": ["old/run/x", "y"],  # a top-level metric, not media: unchanged
+        }
+    )
+    out = pack_json(frame, frame.columns, media_to="new").to_list()
+    assert out == [
+        '{"img":{"_type":"trackio.image","file_path":"new/run/0/a.png"},"file_path":"old/run/x"}',
+        '{"img":{"_type":"trackio.image","file_path":"media/new/run/0/b.png","caption":"c"},"file_path":"y"}',
+    ]
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        (
+            b'{"loss": NaN, "g": -Infinity, "l": [1, Infinity]}',
+            b'{"loss":"NaN","g":"-Infinity","l":[1,"Infinity"]}',
+        ),
+        (b'{"s": "a, NaN", "t": "[Infinity"}', None),  # inside strings: untouched
+        (b'{"loss":"NaN"}', None),
+        (b'{"a":1}', None),
+    ],
+)
+def test_bare_tokens(raw: bytes, expected: bytes | None) -> None:
+    out = fix_payload(raw, media_to=None)
+    if expected is None:
+        assert out is raw
+    else:
+        assert out == expected
+        assert math.isnan(loads(out)["loss"])
+
+
+def test_payload_media_paths_both_styles() -> None:
+    raw = (
+        b'{"a": {"_type": "trackio.image", "file_path": "media/toyproj/gamma/0/x.png"},'
+        b' "b":{"file_path":"toyproj/gamma/1/y.png"}, "c": "file_path"}'
+    )
+    assert fix_payload(raw, media_to="other") == (
+        b'{"a": {"_type": "trackio.image", "file_path": "media/other/gamma/0/x.png"},'
+        b' "b":{"file_path":"other/gamma/1/y.png"}, "c": "file_path"}'
+    )
