@@ -145,11 +145,11 @@ def _local_fs() -> LocalFileSystem:
 
 
 def _resolve_one(spec: str, tdir: Path) -> list[ProjectFiles]:
-    from trackio_tool.sources.remote import is_url, open_url
+    from trackio_tool.sources.remote import is_url, open_url, redact
 
     if is_url(spec):
         fs, path, prefix = open_url(spec)
-        return _resolve_path(path, fs, source=spec, url_prefix=prefix)
+        return _resolve_path(path, fs, source=redact(spec), url_prefix=prefix)
     path = Path(spec).expanduser()
     if path.exists() or os.path.lexists(path):
         return _resolve_path(os.path.abspath(path), _local_fs(), source=spec, url_prefix="")
@@ -173,20 +173,22 @@ def _close(word: str, choices: Sequence[str]) -> str:
     return ", ".join(repr(m) for m in matches)
 
 
-def _info(fs: AbstractFileSystem, path: str) -> dict[str, object]:
+def _info(fs: AbstractFileSystem, path: str, url_prefix: str = "") -> dict[str, object]:
     try:
         return fs.info(path)
+    except SourceError:
+        raise  # already one line, from the backend's edge (sources.hf, ...)
     except FileNotFoundError as exc:
-        raise SourceNotFoundError(f"no such file or directory: {path}") from exc
+        raise SourceNotFoundError(f"no such file or directory: {url_prefix}{path}") from exc
     except PermissionError as exc:
-        raise SourcePermissionError(f"permission denied: {path}") from exc
+        raise SourcePermissionError(f"permission denied: {url_prefix}{path}") from exc
 
 
 def _resolve_path(
     path: str, fs: AbstractFileSystem, *, source: str, url_prefix: str
 ) -> list[ProjectFiles]:
     path = path.rstrip("/") or "/"
-    info = _info(fs, path)
+    info = _info(fs, path, url_prefix)
     if info.get("type") == "directory":
         return _resolve_dir(path, fs, source=source, url_prefix=url_prefix)
     name = path.rsplit("/", 1)[-1]
@@ -252,8 +254,10 @@ def _resolve_dir(
 ) -> list[ProjectFiles]:
     try:
         entries = fs.ls(path, detail=True)
+    except SourceError:
+        raise
     except PermissionError as exc:
-        raise SourcePermissionError(f"permission denied: {path}") from exc
+        raise SourcePermissionError(f"permission denied: {url_prefix}{path}") from exc
     names = {str(e["name"]).rstrip("/").rsplit("/", 1)[-1]: e for e in entries}
     if "metrics.parquet" in names:
         return [_static_project(fs, path, names, source=source, url_prefix=url_prefix)]

@@ -1,0 +1,506 @@
+"""ssh:// against a real OpenSSH sshd on loopback (tests/servers/sshd.py)."""
+
+from __future__ import annotations
+
+import asyncio
+import glob
+import os
+import shutil
+import signal
+import sqlite3
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.conftest import FIXTURES, tree_digest
+from tests.servers.sshd import SshdInfo
+from tests.sources.conftest import (
+    analyze_json,
+    fixture_files,
+    one_clean_line,
+    without_source,
+    write_tree,
+)
+from trackio_tool.sources import remote
+
+pytestmark = pytest.mark.slow
+
+
+def _local(cli: Any, path: Path) -> list[dict[str, Any]]:
+    return without_source(analyze_json(cli, str(path)))
+
+
+def _remote_tmp_leftovers() -> list[str]:
+    # The sshd is this machine and its user shares /tmp with us.
+    tmp = os.environ.get("TMPDIR") or tempfile.gettempdir()
+    return glob.glob(os.path.join(tmp, "trackio-tool-*.db"))
+
+
+# -- URL grammar -------------------------------------------------------------------
+@pytest.mark.parametrize(
+    ("url", "expected"),
+    [
+        ("ssh://box/data/x.db", (None, "box", None, "/data/x.db", False)),
+        ("ssh://me@box:2222/data/x.db", ("me", "box", 2222, "/data/x.db", False)),
+        ("ssh://me@Box.Alias/~/trackio", ("me", "Box.Alias", None, "trackio", True)),
+        ("ssh://box/~", (None, "box", None, "", True)),
+        ("ssh://[::1]:22/x.db", (None, "::1", 22, "/x.db", False)),
+        ("sftp://box/", (None, "box", None, "/", False)),
+    ],
+)
+def test_parse_ssh_url(url: str, expected: tuple[Any, ...]) -> None:
+    from trackio_tool.sources.ssh import parse_ssh_url
+
+    u = parse_ssh_url(url)
+    assert (u.user, u.host, u.port, u.path, u.in_home) == expected
+
+
+@pytest.mark.parametrize(
+    ("url", "needle"),
+    [
+        ("ssh:///x.db", "no host"),
+        ("ssh://box", "no path"),
+        ("ssh://me:secret@box/x.db", "passwords in ssh:// URLs are not supported"),
+        ("ssh://box:notaport/x.db", "invalid port"),
+        ("ssh://box/~other/x.db", "~user paths are not supported"),
+    ],
+)
+def test_bad_ssh_urls(cli: Any, url: str, needle: str) -> None:
+    line = one_clean_line(cli("analyze", url), needle)
+    assert "secret" not in line
+
+
+# -- reading -----------------------------------------------------------------------
+def test_absolute_path_through_alias(
+    cli: Any, sshd_server: SshdInfo, ssh_home: Path, ssh_dir: Path
+) -> None:
+    write_tree(ssh_dir, fixture_files("trackio-0.43.0"))
+    data = analyze_json(cli, f"ssh://trk{ssh_dir}/toyproj.db")
+    (project,) = data["projects"]
+    assert project["source"] == f"ssh://trk{ssh_dir}/toyproj.db"
+    assert without_source(data) == _local(cli, FIXTURES / "trackio-0.43.0" / "toyproj.db")
+    assert sum(r["media_files"] for r in project["runs"]) == 4
+
+
+def test_explicit_user_host_port_with_default_key(
+    cli: Any, sshd_server: SshdInfo, ssh_home: Path, ssh_dir: Path
+) -> None:
+    # No alias: host, port and user come from the URL; the key is ~/.ssh/id_ed25519.
+    shutil.copy(sshd_server.client_key, ssh_home / ".ssh" / "id_ed25519")
+    (ssh_home / ".ssh" / "id_ed25519").chmod(0o600)
+    write_tree(ssh_dir, fixture_files("trackio-0.20.2"))
+    url = f"ssh://{sshd_server.user}@127.0.0.1:{sshd_server.port}{ssh_dir}"
+    data = analyze_json(cli, url)
+    assert [p["source"] for p in data["projects"]] == [
+        f"{url}/toyproj.db",
+        f"{url}/toyproj-edge.db",
+    ]
+    assert without_source(data) == _local(cli, FIXTURES / "trackio-0.20.2")
+
+
+def test_home_relative_path(
+    cli: Any, sshd_server: SshdInfo, ssh_home: Path, remote_home_dir: tuple[Path, str]
+) -> None:
+    local, rel = remote_home_dir
+    write_tree(local, fixture_files("trackio-0.43.0-static"))
+    data = analyze_json(cli, f"ssh://trk/~/{rel}/toyproj")
+    (project,) = data["projects"]
+    assert project["kind"] == "static"
+    assert project["source"] == f"ssh://trk{local}/toyproj"
+    assert without_source(data) == _local(cli, FIXTURES / "trackio-0.43.0-static" / "toyproj")
+
+
+def test_parquet_with_companions(
+    cli: Any, sshd_server: SshdInfo, ssh_home: Path, ssh_dir: Path
+) -> None:
+    write_tree(ssh_dir, fixture_files("trackio-0.43.0", only=lambda p: p.suffix != ".db"))
+    data = analyze_json(cli, f"ssh://trk{ssh_dir}/toyproj.parquet")
+    assert without_source(data) == _local(cli, FIXTURES / "trackio-0.43.0" / "toyproj.parquet")
+
+
+# -- live WAL databases ---------------------------------------------------------------
+def _live_wal_db(folder: Path) -> tuple[Path, sqlite3.Connection]:
+    """walproj.db with 39 rows only in -wal, plus one more written by an open writer."""
+    for name in ("walproj.db", "walproj.db-wal"):
+        shutil.copy(FIXTURES / "trackio-0.43.0-wal-snapshot" / name, folder / name)
+    db = folder / "walproj.db"
+    writer = sqlite3.connect(db)
+    writer.execute("PRAGMA wal_autocheckpoint=0")
+    row = writer.execute(
+        "SELECT run_id, timestamp, run_name, step, metrics FROM metrics ORDER BY id DESC LIMIT 1"
+    ).fetchone()
+    writer.execute(
+        "INSERT INTO metrics (run_id, timestamp, run_name, step, metrics) VALUES (?,?,?,?,?)",
+        (row[0], row[1], row[2], row[3] + 1, row[4]),
+    )
+    writer.commit()
+    return db, writer
+
+
+@pytest.mark.parametrize("host_sqlite3", ["sqlite3", "none"], ids=["snapshot", "copy-db-and-wal"])
+def test_live_wal_db_is_read_consistently(
+    cli: Any,
+    sshd_server: SshdInfo,
+    ssh_home: Path,
+    ssh_dir: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    host_sqlite3: str,
+) -> None:
+    monkeypatch.setenv("TRACKIO_TOOL_SSH_SQLITE3", host_sqlite3)
+    db, writer = _live_wal_db(ssh_dir)
+    try:
+        before = sorted(p.name for p in ssh_dir.iterdir())
+        data = analyze_json(cli, f"ssh://trk{db}")
+        (project,) = data["projects"]
+        assert project["total_rows"] == 41  # 1 in .db, 39 in -wal, 1 from the open writer
+        # Nothing created or left behind, on the host or in its temp folder
+        # (once the command has closed its connections, as main() does).
+        remote.close_all()
+        assert sorted(p.name for p in ssh_dir.iterdir()) == before
+        assert _remote_tmp_leftovers() == []
+    finally:
+        writer.close()
+
+
+def test_snapshot_is_used_when_the_host_has_sqlite3(
+    cli: Any, sshd_server: SshdInfo, ssh_home: Path, ssh_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from trackio_tool.sources.ssh import TrackioSSHFileSystem
+
+    fetched: list[str] = []
+    original = TrackioSSHFileSystem._get_file
+
+    async def spy(self: Any, rpath: str, lpath: str, **kw: Any) -> None:
+        fetched.append(rpath)
+        await original(self, rpath, lpath, **kw)
+
+    monkeypatch.setattr(TrackioSSHFileSystem, "_get_file", spy)
+    db, writer = _live_wal_db(ssh_dir)
+    try:
+        data = analyze_json(cli, f"ssh://trk{db}")
+    finally:
+        writer.close()
+    assert data["projects"][0]["total_rows"] == 41
+    (only,) = fetched  # one file: the host-side .backup, not .db + -wal
+    assert Path(only).name.startswith("trackio-tool-")
+
+
+@pytest.mark.parametrize("mode", ["old-sqlite3", "failing-sqlite3"])
+def test_snapshot_fallbacks(
+    cli: Any,
+    sshd_server: SshdInfo,
+    ssh_home: Path,
+    ssh_dir: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    mode: str,
+) -> None:
+    """SQLite < 3.27 has no VACUUM INTO: .backup; a failing sqlite3: copy .db + -wal."""
+    log = ssh_dir / "calls.log"
+    wrapper = ssh_dir / "sqlite3-wrapper"
+    refuse = "*VACUUM*" if mode == "old-sqlite3" else "*"
+    wrapper.write_text(
+        "#!/bin/sh\n"
+        'input=$(cat); printf "%s\\n" "$input" >> ' + str(log) + "\n"
+        f'case "$input" in {refuse}) echo "Error: syntax error" >&2; exit 1;; esac\n'
+        'printf "%s\\n" "$input" | exec sqlite3 "$@"\n'
+    )
+    wrapper.chmod(0o755)
+    monkeypatch.setenv("TRACKIO_TOOL_SSH_SQLITE3", str(wrapper))
+    db, writer = _live_wal_db(ssh_dir / "p" if (ssh_dir / "p").mkdir() is None else ssh_dir)
+    try:
+        data = analyze_json(cli, f"ssh://trk{db}")
+    finally:
+        writer.close()
+    assert data["projects"][0]["total_rows"] == 41
+    calls = log.read_text()
+    assert "VACUUM INTO" in calls
+    assert ".backup" in calls
+    remote.close_all()
+    assert _remote_tmp_leftovers() == []
+
+
+def test_db_without_wal_is_copied_without_touching_the_host(
+    cli: Any, sshd_server: SshdInfo, ssh_home: Path, ssh_dir: Path
+) -> None:
+    write_tree(ssh_dir, fixture_files("trackio-0.43.0", only=lambda p: p.name == "toyproj.db"))
+    before = tree_digest(ssh_dir)
+    analyze_json(cli, f"ssh://trk{ssh_dir}/toyproj.db")
+    assert tree_digest(ssh_dir) == before  # no -wal/-shm created by a remote open
+
+
+def test_interrupted_snapshot_cleans_up(
+    cli: Any, sshd_server: SshdInfo, ssh_home: Path, ssh_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from trackio_tool.sources.ssh import TrackioSSHFileSystem
+
+    async def interrupted(self: Any, rpath: str, lpath: str, **kw: Any) -> None:
+        # Ctrl-C while the snapshot is being fetched: SIGINT reaches the main
+        # thread, which is waiting for this coroutine on fsspec's loop.
+        Path(lpath).write_bytes(b"partial")
+        os.kill(os.getpid(), signal.SIGINT)  # process-directed, like a real Ctrl-C
+        await asyncio.sleep(30)
+
+    monkeypatch.setattr(TrackioSSHFileSystem, "_get_file", interrupted)
+    db, writer = _live_wal_db(ssh_dir)
+    started = time.monotonic()
+    try:
+        result = cli("analyze", f"ssh://trk{db}", "--json")
+    finally:
+        writer.close()
+    assert result.exit_code == 130
+    assert time.monotonic() - started < 10  # the 30 s sleep was cancelled
+    assert _remote_tmp_leftovers() == []
+    cache = Path(os.environ["TRACKIO_TOOL_CACHE"])
+    assert not list(cache.rglob(".fetch-*"))
+    assert not list(cache.rglob("*.db"))
+
+
+# -- cache ---------------------------------------------------------------------------
+def test_second_command_downloads_nothing(
+    cli: Any, sshd_server: SshdInfo, ssh_home: Path, ssh_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from trackio_tool.sources.ssh import TrackioSSHFileSystem
+
+    fetched: list[str] = []
+    original = TrackioSSHFileSystem._get_file
+
+    async def spy(self: Any, rpath: str, lpath: str, **kw: Any) -> None:
+        fetched.append(rpath)
+        await original(self, rpath, lpath, **kw)
+
+    monkeypatch.setattr(TrackioSSHFileSystem, "_get_file", spy)
+    write_tree(ssh_dir, fixture_files("trackio-0.43.0"))
+    url = f"ssh://trk{ssh_dir}/toyproj.db"
+    first = analyze_json(cli, url)
+    assert fetched == [f"{ssh_dir}/toyproj.db"]
+    assert analyze_json(cli, url) == first
+    assert len(fetched) == 1  # unchanged size + mtime: served from the cache
+    analyze_json(cli, url, "--refresh")
+    assert len(fetched) == 2
+    # A changed remote file is fetched again.
+    db = ssh_dir / "toyproj.db"
+    os.utime(db, (db.stat().st_atime, db.stat().st_mtime + 10))
+    analyze_json(cli, url)
+    assert len(fetched) == 3
+
+
+# -- connections and listings --------------------------------------------------------
+def test_one_connection_per_host_and_one_media_listing(
+    cli: Any, sshd_server: SshdInfo, ssh_home: Path, ssh_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from trackio_tool.sources import ssh
+
+    connects: list[str] = []
+    original_connect = ssh.connect
+
+    def counting_connect(url: Any, **kw: Any) -> Any:
+        connects.append(url.host)
+        return original_connect(url, **kw)
+
+    walks: list[str] = []
+    original_ls = ssh.TrackioSSHFileSystem._ls
+
+    async def counting_ls(self: Any, path: str, *a: Any, **kw: Any) -> Any:
+        walks.append(path)
+        return await original_ls(self, path, *a, **kw)
+
+    monkeypatch.setattr(ssh, "connect", counting_connect)
+    monkeypatch.setattr(ssh.TrackioSSHFileSystem, "_ls", counting_ls)
+    write_tree(ssh_dir / "a", fixture_files("trackio-0.43.0"))
+    write_tree(ssh_dir / "b", fixture_files("trackio-0.20.2"))
+    data = analyze_json(cli, f"ssh://trk{ssh_dir}/a/toyproj.db", f"ssh://trk{ssh_dir}/b/toyproj.db")
+    assert len(data["projects"]) == 2
+    assert connects == ["trk"]
+    # Media were counted by one `find` on the host: no per-folder SFTP listing.
+    assert not [w for w in walks if "/media" in w]
+
+
+def test_media_listing_falls_back_to_sftp_without_a_shell(
+    sshd_server: SshdInfo, ssh_home: Path, ssh_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from trackio_tool.sources import remote, ssh
+
+    write_tree(ssh_dir, fixture_files("trackio-0.43.0", only=lambda p: p.parts[0] == "media"))
+
+    async def no_shell(self: Any, script: str, *args: str) -> None:
+        return None
+
+    fs, path, _ = remote.open_url(f"ssh://trk{ssh_dir}")
+    expected = fs.find(f"{path}/media")
+    monkeypatch.setattr(ssh.TrackioSSHFileSystem, "_exec", no_shell)
+    assert fs.find(f"{path}/media") == expected
+    assert len(expected) == 4
+    assert fs.find(f"{path}/nothing-here") == []
+
+
+# -- errors --------------------------------------------------------------------------
+def test_missing_file(cli: Any, sshd_server: SshdInfo, ssh_home: Path, ssh_dir: Path) -> None:
+    one_clean_line(
+        cli("analyze", f"ssh://trk{ssh_dir}/nope.db"),
+        f"no such file or directory: ssh://trk{ssh_dir}/nope.db",
+    )
+
+
+@pytest.mark.parametrize("mode", ["unknown", "mismatch"])
+def test_untrusted_host_key_is_refused(
+    cli: Any, sshd_server: SshdInfo, ssh_home: Path, ssh_dir: Path, mode: str
+) -> None:
+    sshd_server.write_client_home(ssh_home, host_key=mode)  # type: ignore[arg-type]
+    write_tree(ssh_dir, fixture_files("trackio-0.43.0"))
+    line = one_clean_line(cli("analyze", f"ssh://trk{ssh_dir}/toyproj.db"), "ssh: the host key")
+    assert "ssh-ed25519 SHA256:" in line
+    if mode == "unknown":
+        assert "is not known" in line
+        assert "`ssh trk`" in line
+        assert "--accept-new-host-key" in line
+    else:
+        assert "has CHANGED" in line
+        assert f"ssh-keygen -R '[127.0.0.1]:{sshd_server.port}'" in line
+
+
+def test_accept_new_host_key_opt_in(
+    cli: Any, sshd_server: SshdInfo, ssh_home: Path, ssh_dir: Path
+) -> None:
+    sshd_server.write_client_home(ssh_home, host_key="unknown")
+    write_tree(ssh_dir, fixture_files("trackio-0.43.0"))
+    url = f"ssh://trk{ssh_dir}/toyproj.db"
+    result = cli("analyze", url, "--json", env={"TRACKIO_TOOL_SSH_ACCEPT_NEW_HOST_KEY": "1"})
+    assert result.exit_code == 0, result.stderr
+    known = (ssh_home / ".ssh" / "known_hosts").read_text()
+    assert known == sshd_server.known_hosts_line("trusted")
+    # Trusted from now on, without the opt-in.
+    from trackio_tool.sources import remote
+
+    remote.close_all()
+    assert cli("analyze", url, "--json").exit_code == 0
+
+
+def test_accept_new_never_accepts_a_changed_key(
+    cli: Any, sshd_server: SshdInfo, ssh_home: Path, ssh_dir: Path
+) -> None:
+    from trackio_tool.sources import remote
+
+    sshd_server.write_client_home(ssh_home, host_key="mismatch")
+    remote.configure(accept_new_host_key=True)
+    one_clean_line(cli("analyze", f"ssh://trk{ssh_dir}/x.db"), "has CHANGED")
+    assert (ssh_home / ".ssh" / "known_hosts").read_text() == sshd_server.known_hosts_line(
+        "mismatch"
+    )
+
+
+def test_no_usable_key(cli: Any, sshd_server: SshdInfo, ssh_home: Path, ssh_dir: Path) -> None:
+    sshd_server.write_client_home(ssh_home, identity=False)
+    one_clean_line(cli("analyze", f"ssh://trk{ssh_dir}/x.db"), "ssh: permission denied", "trk")
+
+
+def test_unreachable_host(cli: Any, ssh_home: Path) -> None:
+    import socket
+
+    with socket.socket() as s:  # a port nobody listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    one_clean_line(
+        cli("analyze", f"ssh://127.0.0.1:{port}/x.db"),
+        f"ssh: cannot reach 127.0.0.1:{port}: Connection refused",
+    )
+    one_clean_line(
+        cli("analyze", "ssh://no-such-host.invalid/x.db"), "ssh: cannot reach no-such-host.invalid"
+    )
+
+
+def test_permission_denied_on_the_host(
+    cli: Any, sshd_server: SshdInfo, ssh_home: Path, ssh_dir: Path
+) -> None:
+    if os.geteuid() == 0:
+        # root reads anything; use a path sftp refuses for everyone instead.
+        pytest.skip("permission checks do not apply to root")
+    secret = ssh_dir / "secret"
+    write_tree(secret, fixture_files("trackio-0.43.0", only=lambda p: p.name == "toyproj.db"))
+    secret.chmod(0)
+    try:
+        one_clean_line(cli("analyze", f"ssh://trk{secret}/toyproj.db"), "permission denied")
+    finally:
+        secret.chmod(0o755)
+
+
+# -- ~/.ssh/config and the agent -----------------------------------------------------
+def test_proxyjump_from_ssh_config(
+    cli: Any, sshd_server: SshdInfo, ssh_home: Path, ssh_dir: Path
+) -> None:
+    # "behind" is only reachable through "trk" (here: the same server, twice).
+    config = ssh_home / ".ssh" / "config"
+    config.write_text(
+        config.read_text()
+        + "\nHost behind\n"
+        + "    HostName 127.0.0.1\n"
+        + f"    Port {sshd_server.port}\n"
+        + f"    User {sshd_server.user}\n"
+        + f"    IdentityFile {sshd_server.client_key}\n"
+        + "    IdentitiesOnly yes\n"
+        + "    ProxyJump trk\n"
+    )
+    write_tree(ssh_dir, fixture_files("trackio-0.20.2", only=lambda p: p.name == "toyproj.db"))
+    before = sshd_server.log_path.read_text().count("Accepted publickey")
+    data = analyze_json(cli, f"ssh://behind{ssh_dir}/toyproj.db")
+    assert data["projects"][0]["total_rows"] == 300
+    # Two logins: the jump host, then the target through it.
+    assert sshd_server.log_path.read_text().count("Accepted publickey") - before == 2
+
+
+def test_ssh_agent_keys_are_used(
+    cli: Any, sshd_server: SshdInfo, ssh_home: Path, ssh_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import subprocess
+
+    if not shutil.which("ssh-agent") or not shutil.which("ssh-add"):
+        pytest.skip("ssh-agent is not installed")
+    sshd_server.write_client_home(ssh_home, identity=False)
+    config = ssh_home / ".ssh" / "config"
+    config.write_text(config.read_text().replace("    IdentitiesOnly yes\n", ""))
+    sock = ssh_home / "agent.sock"
+    agent = subprocess.Popen(["ssh-agent", "-D", "-a", str(sock)], stdout=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 5
+        while not sock.exists() and time.monotonic() < deadline:
+            time.sleep(0.02)
+        env = {**os.environ, "SSH_AUTH_SOCK": str(sock)}
+        subprocess.run(
+            ["ssh-add", "-q", str(sshd_server.client_key)],
+            env=env,
+            check=True,
+            stderr=subprocess.DEVNULL,
+        )
+        monkeypatch.setenv("SSH_AUTH_SOCK", str(sock))
+        write_tree(ssh_dir, fixture_files("trackio-0.20.2", only=lambda p: p.name == "toyproj.db"))
+        data = analyze_json(cli, f"ssh://trk{ssh_dir}/toyproj.db")
+        assert data["projects"][0]["total_rows"] == 300
+    finally:
+        remote.close_all()
+        agent.terminate()
+        agent.wait(5)
+
+
+def test_untrusted_jump_host_is_refused(
+    cli: Any, sshd_server: SshdInfo, ssh_home: Path, ssh_dir: Path
+) -> None:
+    config = ssh_home / ".ssh" / "config"
+    config.write_text(
+        config.read_text()
+        + "\nHost jump\n    HostName localhost\n"
+        + f"    Port {sshd_server.port}\n    User {sshd_server.user}\n"
+        + f"    IdentityFile {sshd_server.client_key}\n"
+        + f"    UserKnownHostsFile {ssh_home / 'empty_known_hosts'}\n"
+        + "\nHost behind\n    HostName 127.0.0.1\n"
+        + f"    Port {sshd_server.port}\n    User {sshd_server.user}\n"
+        + f"    IdentityFile {sshd_server.client_key}\n    ProxyJump jump\n"
+    )
+    # The jump host is checked against its own (empty) known_hosts: unknown.
+    (ssh_home / "empty_known_hosts").write_text("")
+    one_clean_line(
+        cli("analyze", f"ssh://behind{ssh_dir}/x.db"),
+        "ssh: Host key is not trusted for host localhost",
+        "on the way to behind",
+    )
