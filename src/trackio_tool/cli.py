@@ -36,8 +36,18 @@ def _root(
     version: bool = typer.Option(
         False, "--version", callback=_version, is_eager=True, help="Show the version and exit."
     ),
+    accept_new_host_key: bool = typer.Option(
+        False,
+        "--accept-new-host-key",
+        help="Trust and record the key of an SSH host seen for the first time (a changed key"
+        " is still refused). Same as TRACKIO_TOOL_SSH_ACCEPT_NEW_HOST_KEY=1.",
+    ),
 ) -> None:
     """Inspect, plot and reorganise Trackio projects from the terminal."""
+    if accept_new_host_key:
+        from trackio_tool.sources.remote import configure
+
+        configure(accept_new_host_key=True)
 
 
 app.command("analyze")(analyze)
@@ -76,6 +86,12 @@ def main() -> None:
         if debug:
             raise
         _fail(f"unexpected {type(exc).__name__}: {exc} (set {DEBUG_ENV}=1 to see the traceback)")
+    finally:
+        # Close SSH connections (and finish removing remote snapshot temp files)
+        # only if a remote source was used: importing sources would slow --help.
+        remote = sys.modules.get("trackio_tool.sources.remote")
+        if remote is not None:
+            remote.close_all()
 
 
 def _fail(message: str) -> None:

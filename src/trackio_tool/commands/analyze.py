@@ -31,7 +31,9 @@ def analyze(
 
     Example: trackio-tool analyze ~/.cache/huggingface/trackio/myproj.db --run alpha,beta
     """
-    from trackio_tool.commands import _output
+    from trackio_tool.commands import _output, _progress
+
+    _progress.enable(quiet or json_)
     from trackio_tool.sources import resolve_sources, split_source_args
     from trackio_tool.store import open_project, summarize
     from trackio_tool.store.select import split_selectors
