@@ -361,13 +361,17 @@ def test_untrusted_host_key_is_refused(
         assert f"ssh-keygen -R '[127.0.0.1]:{sshd_server.port}'" in line
 
 
+@pytest.mark.parametrize("how", ["env", "flag"])
 def test_accept_new_host_key_opt_in(
-    cli: Any, sshd_server: SshdInfo, ssh_home: Path, ssh_dir: Path
+    cli: Any, sshd_server: SshdInfo, ssh_home: Path, ssh_dir: Path, how: str
 ) -> None:
     sshd_server.write_client_home(ssh_home, host_key="unknown")
     write_tree(ssh_dir, fixture_files("trackio-0.43.0"))
     url = f"ssh://trk{ssh_dir}/toyproj.db"
-    result = cli("analyze", url, "--json", env={"TRACKIO_TOOL_SSH_ACCEPT_NEW_HOST_KEY": "1"})
+    if how == "env":
+        result = cli("analyze", url, "--json", env={"TRACKIO_TOOL_SSH_ACCEPT_NEW_HOST_KEY": "1"})
+    else:  # the root option wired in cli.py
+        result = cli("--accept-new-host-key", "analyze", url, "--json")
     assert result.exit_code == 0, result.stderr
     known = (ssh_home / ".ssh" / "known_hosts").read_text()
     assert known == sshd_server.known_hosts_line("trusted")
