@@ -321,6 +321,30 @@ class _Placed:
                 d.rmdir()
 
 
+@contextlib.contextmanager
+def _write_transaction(
+    con: sqlite3.Connection, path: Path, lock_timeout: float, placed: _Placed | None
+) -> Iterator[None]:
+    """Trackio's project lock, then one ``BEGIN IMMEDIATE`` transaction.
+
+    Commits when the block ends; on any failure (or Ctrl-C) rolls back and takes
+    back the media files already placed, so the target is left as it was.
+    """
+    with _lock.project_lock(path, timeout=lock_timeout):
+        try:
+            con.execute("BEGIN IMMEDIATE")
+            yield
+            con.execute("COMMIT")
+        except BaseException as exc:
+            if con.in_transaction:
+                con.execute("ROLLBACK")
+            if placed is not None:
+                placed.undo()
+            if isinstance(exc, sqlite3.Error):
+                raise _translate(exc, path) from exc
+            raise
+
+
 def _stage_media(
     files: ProjectFiles, plan: dict[str, list[tuple[str, str]]], staging: Path
 ) -> None:
@@ -666,30 +690,20 @@ def _merge_into_existing(
         except sqlite3.Error as exc:
             raise _translate(exc, path) from exc
         _stage_media(source, media_plan, staging)
-        with _lock.project_lock(path, timeout=lock_timeout):
-            try:
-                con.execute("BEGIN IMMEDIATE")
-                layout = _layout(con)
-                names, ids = _existing_runs(con, layout)
-                _conflicts(plan.runs, names, ids, path)
-                legacy = "run_id" not in layout.get("metrics", [])
-                for table in plan.tables:
-                    if table not in layout:
-                        _schema.create_missing_table(con, table, legacy=legacy)
-                    cols = ", ".join(map(quote, plan.columns(table)))
-                    con.execute(
-                        f"INSERT INTO main.{quote(table)} ({cols}) SELECT {cols}"
-                        f" FROM temp.{quote('stage_' + table)} ORDER BY rowid"
-                    )
-                _place_staged(staging, _media_root(path), placed)
-                con.execute("COMMIT")
-            except BaseException as exc:
-                if con.in_transaction:
-                    con.execute("ROLLBACK")
-                placed.undo()
-                if isinstance(exc, sqlite3.Error):
-                    raise _translate(exc, path) from exc
-                raise
+        with _write_transaction(con, path, lock_timeout, placed):
+            layout = _layout(con)
+            names, ids = _existing_runs(con, layout)
+            _conflicts(plan.runs, names, ids, path)
+            legacy = "run_id" not in layout.get("metrics", [])
+            for table in plan.tables:
+                if table not in layout:
+                    _schema.create_missing_table(con, table, legacy=legacy)
+                cols = ", ".join(map(quote, plan.columns(table)))
+                con.execute(
+                    f"INSERT INTO main.{quote(table)} ({cols}) SELECT {cols}"
+                    f" FROM temp.{quote('stage_' + table)} ORDER BY rowid"
+                )
+            _place_staged(staging, _media_root(path), placed)
     finally:
         _lock.checkpoint(con)
         con.close()
@@ -824,28 +838,19 @@ def _apply_drop(
     con = _lock.connect_rw(path)
     out: dict[str, dict[str, int]] = {}
     try:
-        with _lock.project_lock(path, timeout=lock_timeout):
-            try:
-                con.execute("BEGIN IMMEDIATE")
-                for run in plan.runs:
-                    counts = {}
-                    for t, k in tkeys.items():
-                        value = run.run_id if k == "run_id" else run.name
-                        counts[t] = con.execute(
-                            f"DELETE FROM {quote(t)} WHERE {k} = ?", (value,)
-                        ).rowcount
-                    id_col = tkeys["metrics"]
-                    _detach_artifacts(
-                        con, id_col, run.run_id if id_col == "run_id" else run.name, run.name
-                    )
-                    out[run.run_id or run.name] = counts
-                con.execute("COMMIT")
-            except BaseException as exc:
-                if con.in_transaction:
-                    con.execute("ROLLBACK")
-                if isinstance(exc, sqlite3.Error):
-                    raise _translate(exc, path) from exc
-                raise
+        with _write_transaction(con, path, lock_timeout, placed=None):
+            for run in plan.runs:
+                counts = {}
+                for t, k in tkeys.items():
+                    value = run.run_id if k == "run_id" else run.name
+                    counts[t] = con.execute(
+                        f"DELETE FROM {quote(t)} WHERE {k} = ?", (value,)
+                    ).rowcount
+                id_col = tkeys["metrics"]
+                _detach_artifacts(
+                    con, id_col, run.run_id if id_col == "run_id" else run.name, run.name
+                )
+                out[run.run_id or run.name] = counts
     finally:
         _lock.checkpoint(con)
         con.close()
@@ -1051,51 +1056,41 @@ def _apply_rename(
     placed = _Placed()
     counts: dict[str, int] = {}
     try:
-        with _lock.project_lock(path, timeout=lock_timeout):
-            try:
-                con.execute("BEGIN IMMEDIATE")
-                names, _ = _existing_runs(con, _layout(con))
-                if new in names:
-                    raise ConflictError(f"a run named {new!r} already exists in {path.name}")
-                for table, key in tkeys.items():
-                    value = run_id if key == "run_id" else old
-                    sets = ["run_name = ?"]
-                    params: list[Any] = [new]
-                    for col in JSON_COLUMNS[table]:
-                        if col in _layout_cols(con, table):
-                            q = quote(col)
-                            sets.append(
-                                f"{q} = CASE WHEN instr({q}, '\"file_path\"') > 0"
-                                f" THEN trackio_tool_paths({q}) ELSE {q} END"
-                            )
-                    if table == "traces" and key == "run_name":
-                        # Trackio keys a legacy file's traces by name in run_id too.
-                        sets.append("run_id = CASE WHEN run_id = ? THEN ? ELSE run_id END")
-                        params.extend([old, new])
-                    counts[table] = con.execute(
-                        f"UPDATE {quote(table)} SET {', '.join(sets)} WHERE {key} = ?",
-                        [*params, value],
-                    ).rowcount
-                _rename_artifact_refs(con, tkeys["metrics"], run_id, old, new)
-                # Link (or copy) media under the new name; the old names go after the commit.
-                for src in moving:
-                    dst = new_dir / src.relative_to(old_dir)
-                    if dst.exists():
-                        continue
-                    placed.mkdir(dst.parent)
-                    try:
-                        os.link(src, dst)
-                    except OSError:
-                        shutil.copy2(src, dst)
-                    placed.files.append(dst)
-                con.execute("COMMIT")
-            except BaseException as exc:
-                if con.in_transaction:
-                    con.execute("ROLLBACK")
-                placed.undo()
-                if isinstance(exc, sqlite3.Error):
-                    raise _translate(exc, path) from exc
-                raise
+        with _write_transaction(con, path, lock_timeout, placed):
+            names, _ = _existing_runs(con, _layout(con))
+            if new in names:
+                raise ConflictError(f"a run named {new!r} already exists in {path.name}")
+            for table, key in tkeys.items():
+                value = run_id if key == "run_id" else old
+                sets = ["run_name = ?"]
+                params: list[Any] = [new]
+                for col in JSON_COLUMNS[table]:
+                    if col in _layout_cols(con, table):
+                        q = quote(col)
+                        sets.append(
+                            f"{q} = CASE WHEN instr({q}, '\"file_path\"') > 0"
+                            f" THEN trackio_tool_paths({q}) ELSE {q} END"
+                        )
+                if table == "traces" and key == "run_name":
+                    # Trackio keys a legacy file's traces by name in run_id too.
+                    sets.append("run_id = CASE WHEN run_id = ? THEN ? ELSE run_id END")
+                    params.extend([old, new])
+                counts[table] = con.execute(
+                    f"UPDATE {quote(table)} SET {', '.join(sets)} WHERE {key} = ?",
+                    [*params, value],
+                ).rowcount
+            _rename_artifact_refs(con, tkeys["metrics"], run_id, old, new)
+            # Link (or copy) media under the new name; the old names go after the commit.
+            for src in moving:
+                dst = new_dir / src.relative_to(old_dir)
+                if dst.exists():
+                    continue
+                placed.mkdir(dst.parent)
+                try:
+                    os.link(src, dst)
+                except OSError:
+                    shutil.copy2(src, dst)
+                placed.files.append(dst)
     finally:
         _lock.checkpoint(con)
         con.close()
