@@ -865,9 +865,20 @@ def _has(con: sqlite3.Connection, table: str) -> bool:
     )
 
 
-def _name_in_use(con: sqlite3.Connection, name: str, run_id: Any) -> bool:
-    # Trackio's _run_name_still_in_use.
-    if con.execute("SELECT 1 FROM metrics WHERE run_name = ? LIMIT 1", (name,)).fetchone():
+def _name_in_use(
+    con: sqlite3.Connection, name: str, run_id: Any, *, other_metrics_only: bool = False
+) -> bool:
+    """Trackio's ``_run_name_still_in_use``: does any other run still carry ``name``?
+
+    ``other_metrics_only`` ignores this run's own metrics rows (for a rename,
+    whose rows still carry the old name while it runs).
+    """
+    metrics_sql = "SELECT 1 FROM metrics WHERE run_name = ?"
+    metrics_args: tuple[Any, ...] = (name,)
+    if other_metrics_only:
+        metrics_sql += " AND run_id != ?"
+        metrics_args = (name, run_id)
+    if con.execute(metrics_sql + " LIMIT 1", metrics_args).fetchone():
         return True
     for table in ("run_artifact_links", "external_run_artifact_links"):
         if (
@@ -1108,7 +1119,7 @@ def _rename_artifact_refs(
     con: sqlite3.Connection, id_col: str, run_id: Any, old: str, new: str
 ) -> None:
     """Trackio's rename of artifact link and producer names."""
-    legacy_ok = id_col == "run_id" and not _name_in_use_except(con, old, run_id)
+    legacy_ok = id_col == "run_id" and not _name_in_use(con, old, run_id, other_metrics_only=True)
     for table, ic, nc in (
         ("run_artifact_links", "run_id", "run_name"),
         ("external_run_artifact_links", "run_id", "run_name"),
@@ -1126,23 +1137,6 @@ def _rename_artifact_refs(
                 con.execute(f"UPDATE {table} SET {nc} = ? WHERE {ic} = ?", (new, run_id))
         else:
             con.execute(f"UPDATE {table} SET {nc} = ? WHERE {nc} = ?", (new, old))
-
-
-def _name_in_use_except(con: sqlite3.Connection, name: str, run_id: Any) -> bool:
-    if con.execute(
-        "SELECT 1 FROM metrics WHERE run_name = ? AND run_id != ? LIMIT 1", (name, run_id)
-    ).fetchone():
-        return True
-    for table in ("run_artifact_links", "external_run_artifact_links"):
-        if (
-            _has(con, table)
-            and con.execute(
-                f"SELECT 1 FROM {table} WHERE run_name = ? AND run_id IS NOT NULL AND run_id != ? LIMIT 1",
-                (name, run_id),
-            ).fetchone()
-        ):
-            return True
-    return False
 
 
 def _prune(folder: Path) -> None:
