@@ -17,8 +17,10 @@ CLI::
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -28,6 +30,25 @@ from pathlib import Path
 
 BENCH_DIR = Path(__file__).resolve().parent
 PYTHON = sys.executable
+
+
+def bench_parser(doc: str | None) -> argparse.ArgumentParser:
+    """The options every bench_*.py script shares (data size, repeats, baseline)."""
+    ap = argparse.ArgumentParser(
+        description=doc, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    ap.add_argument("--dir", default="/tmp/trackio-bench")
+    ap.add_argument("--runs", type=int, default=20)
+    ap.add_argument("--steps", type=int, default=50_000)
+    ap.add_argument("--metrics", type=int, default=20)
+    ap.add_argument("--repeat", type=int, default=3, help="runs of our command (best is reported)")
+    ap.add_argument("--skip-naive", action="store_true")
+    return ap
+
+
+def trackio_tool_exe() -> str:
+    """The trackio-tool script of this interpreter's environment (or on PATH)."""
+    return shutil.which("trackio-tool") or str(Path(sys.executable).with_name("trackio-tool"))
 
 
 def measure_cmd(

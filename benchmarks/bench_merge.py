@@ -13,7 +13,6 @@ is byte-identical to the DB the export was made from.
 
 from __future__ import annotations
 
-import argparse
 import json
 import shutil
 import sqlite3
@@ -22,7 +21,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _measure import measure_call, measure_cmd, print_table
+from _measure import bench_parser, measure_call, measure_cmd, print_table, trackio_tool_exe
 from generate import generate_db, generate_parquet
 
 
@@ -72,15 +71,7 @@ def _rows(db: Path) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
-    ap.add_argument("--dir", default="/tmp/trackio-bench")
-    ap.add_argument("--runs", type=int, default=20)
-    ap.add_argument("--steps", type=int, default=50_000)
-    ap.add_argument("--metrics", type=int, default=20)
-    ap.add_argument("--repeat", type=int, default=3, help="runs of our command (best is reported)")
-    ap.add_argument("--skip-naive", action="store_true")
+    ap = bench_parser(__doc__)
     ap.add_argument(
         "--naive-json",
         help="take the naive timing from a naive.py `measure --json` file instead of re-running it",
@@ -95,7 +86,7 @@ def main(argv: list[str] | None = None) -> int:
     parquet = out / "bench.parquet"
     if not parquet.exists():
         generate_parquet(db, parquet)
-    tool = shutil.which("trackio-tool") or str(Path(sys.executable).with_name("trackio-tool"))
+    tool = trackio_tool_exe()
 
     target = out / "merge-out" / "merged.db"
     target.parent.mkdir(exist_ok=True)

@@ -13,36 +13,26 @@ Chromium's processes, whichever is larger).
 
 from __future__ import annotations
 
-import argparse
 import json
-import shutil
 import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _measure import measure_call, measure_cmd, print_table
+from _measure import bench_parser, measure_call, measure_cmd, print_table, trackio_tool_exe
 from generate import generate_db
 
 TARGET = 5.0
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
-    ap.add_argument("--dir", default="/tmp/trackio-bench")
-    ap.add_argument("--runs", type=int, default=20)
-    ap.add_argument("--steps", type=int, default=50_000)
-    ap.add_argument("--metrics", type=int, default=20)
-    ap.add_argument("--repeat", type=int, default=3, help="runs of our command (best is reported)")
-    ap.add_argument("--skip-naive", action="store_true")
+    ap = bench_parser(__doc__)
     args = ap.parse_args(argv)
 
     out = Path(args.dir)
     out.mkdir(parents=True, exist_ok=True)
     db = generate_db(out / "bench.db", runs=args.runs, steps=args.steps, metrics=args.metrics)
-    tool = shutil.which("trackio-tool") or str(Path(sys.executable).with_name("trackio-tool"))
+    tool = trackio_tool_exe()
     ours_out = out / "plot.webp"
 
     runs = [
