@@ -331,11 +331,7 @@ class SqliteReader:
 
     def _indexed(self, table: str, column: str) -> bool:
         """Whether an index of ``table`` starts with ``column`` (per-run reads are then cheap)."""
-        for row in self.execute(f"PRAGMA index_list({_q(table)})").fetchall():
-            cols = self.execute(f"PRAGMA index_info({_q(row[1])})").fetchall()
-            if cols and cols[0][2] == column:
-                return True
-        return False
+        return any(cols[:1] == [column] for cols in self._index_columns(table))
 
     def metric_keys(
         self, run_keys: Sequence[str] | None = None, *, table: str = "metrics"
