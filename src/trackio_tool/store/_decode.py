@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import math
+import threading
 from collections.abc import Iterable, Mapping
 from typing import Any
 
@@ -108,6 +109,130 @@ def top_level_keys(frame: pl.DataFrame, *, key: str, text: str) -> pl.DataFrame:
         schema={key: frame.schema[key], "metric": pl.String},
     )
     return pl.concat([fast.select(key, "metric"), extra]).unique()
+
+
+# -- per-run key sets, learnt and then certified --------------------------------
+# No part of these patterns can match a newline, so lines of a joined blob are
+# matched one by one (see ``KeyScanner.feed_blob``).
+_JSON_STRING = r'"[^"\\\n]*"'
+_JSON_VALUE = (
+    rf"(?:{_JSON_STRING}|[-+0-9.eEa-zA-Z]+"  # strings, numbers, NaN/Infinity, true/false/null
+    rf'|\{{(?:[^{{}}"\\\n]|{_JSON_STRING})*\}}'  # an object one level deep
+    rf'|\[(?:[^\[\]{{}}"\\\n]|{_JSON_STRING})*\])'  # a list one level deep
+)
+_HEAD_ROWS = 256
+
+
+def _regex_literal(text: str) -> str:
+    return "".join(
+        c if c.isascii() and (c.isalnum() or c in "_/") else f"\\x{{{ord(c):x}}}" for c in text
+    )
+
+
+def _member_object(keys: Iterable[str]) -> str:
+    safe = sorted(k for k in keys if all(c not in '"\\' and c >= " " for c in k))
+    if not safe:
+        return r"\{ ?\}"
+    member = '"(?:' + "|".join(_regex_literal(k) for k in safe) + rf')" ?: ?{_JSON_VALUE}'
+    return rf"\{{ ?(?:{member}(?: ?, ?{member})*)? ?\}}"
+
+
+def member_pattern(keys: Iterable[str], *, lines: bool = False) -> str:
+    """A regex matching exactly the JSON objects whose top-level keys all are in ``keys``.
+
+    It is a sub-grammar of JSON (strings without escapes, scalars, objects and
+    lists one level deep), so a row it matches parses the same way under JSON:
+    every top-level key of such a row is one of ``keys``. Rows it does not
+    match (escapes, deeper nesting, other keys) prove nothing and are read
+    exactly by the caller. Keys that need escaping in JSON cannot occur in an
+    escape-free row and are left out. ``lines=True``: a whole newline-joined
+    blob of such objects.
+    """
+    obj = _member_object(keys)
+    return rf"\A(?:{obj}\n)*{obj}\z" if lines else rf"\A{obj}\z"
+
+
+class KeyScanner:
+    """Exact top-level keys per run, without extracting every key of every row.
+
+    Rows of a run nearly always repeat a few key sets. For each run the keys of
+    its first rows are read exactly; every later row is then only *checked*
+    against the keys known so far with one regex match (``member_pattern``),
+    and the rows that fail the check are read exactly and teach new keys. The
+    result is the same as reading every row: each listed key was seen in a row
+    of the run, and every other row was proven to hold no other key.
+    """
+
+    def __init__(self) -> None:
+        self.known: dict[str | None, set[str]] = {}
+        self._lock = threading.Lock()  # feed/feed_blob may be called from several threads
+
+    def feed(self, frame: pl.DataFrame, *, key: str = "run_key", text: str = "t") -> None:
+        """Scan ``frame`` (a run-key column and a String payload column)."""
+        parts = frame.partition_by(key, as_dict=True, maintain_order=False)
+        with self._lock:
+            for (run,), part in parts.items():
+                self._feed_run(run if run is None else str(run), part.get_column(text))
+
+    def _exact(self, run: str | None, rows: pl.Series) -> int:
+        known = self.known.setdefault(run, set())
+        before = len(known)
+        frame = pl.DataFrame(
+            {"k": pl.repeat(run, len(rows), dtype=pl.String, eager=True), "t": rows}
+        )
+        found = top_level_keys(frame, key="k", text="t")
+        known.update(found.get_column("metric").to_list())
+        return len(known) - before
+
+    def _feed_run(self, run: str | None, rows: pl.Series) -> None:
+        if not self.known.get(run):
+            self._exact(run, rows.head(_HEAD_ROWS))
+            rows = rows.slice(_HEAD_ROWS)
+        while len(rows):
+            try:
+                matched = rows.str.contains(member_pattern(self.known[run]))
+            except pl.exceptions.PolarsError:  # e.g. a pattern over the regex size limit
+                self._exact(run, rows)
+                return
+            rows = rows.filter(~matched)  # null payloads are dropped: they hold no keys
+            if not len(rows):
+                return
+            if not self._exact(run, rows.head(_HEAD_ROWS)):
+                # These rows do not fit the pattern for another reason: read them all.
+                self._exact(run, rows.slice(_HEAD_ROWS))
+                return
+            rows = rows.slice(_HEAD_ROWS)
+
+    def feed_blob(self, run: str | None, blob: bytes, rows: int) -> bool:
+        """Scan ``rows`` payloads of one run joined by newlines (``group_concat``).
+
+        When the run's keys are known, one match over the whole blob usually
+        proves that no row holds another key; otherwise the blob is split into
+        rows and scanned row by row. False: a payload holds a newline itself, so
+        the blob cannot be split; the caller feeds those rows one by one.
+        """
+        text = pl.Series("t", [blob], dtype=pl.Binary).cast(pl.String)
+        with self._lock:
+            known = set(self.known.get(run, ()))
+        if known:
+            try:
+                if text.str.contains(member_pattern(known, lines=True)).item():
+                    return True
+            except pl.exceptions.PolarsError:
+                pass
+        if blob.count(b"\n") != rows - 1:
+            return False
+        with self._lock:
+            self._feed_run(run, text.str.split("\n").explode())
+        return True
+
+    def pairs(self) -> pl.DataFrame:
+        """Distinct ``(run_key, metric)`` found so far."""
+        runs = [r for r, ks in self.known.items() for _ in ks]
+        metrics = [k for ks in self.known.values() for k in ks]
+        return pl.DataFrame(
+            {"run_key": runs, "metric": metrics}, schema={"run_key": pl.String, "metric": pl.String}
+        )
 
 
 def infer_dtype(values: Iterable[Any]) -> pl.DataType | None:

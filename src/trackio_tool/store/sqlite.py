@@ -8,12 +8,14 @@ aggregates; payloads are only read when a command needs their keys or values.
 from __future__ import annotations
 
 import contextlib
+import itertools
 import queue
 import shutil
 import sqlite3
 import tempfile
 import threading
 from collections.abc import Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +27,7 @@ from trackio_tool.store import _decode, _sqlite_ro
 RUN_TABLES = ("metrics", "configs", "system_metrics", "alerts", "traces")
 STRUCTURAL = frozenset({"id", "run_id", "run_name", "step", "timestamp", "log_id", "space_id"})
 CHUNK_ROWS = 50_000
+WINDOW_BYTES = 4 << 20  # payload bytes per group_concat window
 _SQLITE_MAGIC = b"SQLite format 3\x00"
 
 
@@ -64,13 +67,6 @@ def _prefetch(chunks: Iterator[pl.DataFrame], depth: int = 2) -> Iterator[pl.Dat
                 box.get_nowait()
             except queue.Empty:
                 worker.join(0.05)
-
-
-def _halves(frame: pl.DataFrame) -> pl.DataFrame:
-    half = frame.height // 2
-    if half < 1000:
-        return frame
-    return pl.concat([frame.slice(0, half), frame.slice(half)], rechunk=False)
 
 
 def _q(name: str) -> str:
@@ -329,67 +325,141 @@ class SqliteReader:
                 {n: pl.Series(n, c, dtype=schema[n]) for n, c in zip(names, cols, strict=True)}
             )
 
-    def _indexed(self, table: str, column: str) -> bool:
-        """Whether an index of ``table`` starts with ``column`` (per-run reads are then cheap)."""
-        return any(cols[:1] == [column] for cols in self._index_columns(table))
-
     def metric_keys(
         self, run_keys: Sequence[str] | None = None, *, table: str = "metrics"
     ) -> pl.DataFrame:
         """Distinct ``(run_key, metric)``: the top-level keys each run logged.
 
-        Payloads are read run by run (through the run index) on a second
-        connection in a background thread, so SQLite fetches the next run while
-        polars scans this one. Safe to call while the main connection is busy.
+        Exact, but most rows are only checked, not parsed (``_decode.KeyScanner``).
+        Runs stored in disjoint rowid ranges (the usual case) are read in
+        windows that SQLite joins itself (``group_concat``: no Python object per
+        row) on two connections at once; interleaved runs are read row by row.
+        Uses connections of its own, so it may run beside other queries.
         """
         key = self.run_key_column if table == "metrics" else self._side_key(table)
-        empty = pl.DataFrame(schema={"run_key": pl.String, "metric": pl.String})
         if not self.has_table(table):
-            return empty
-        con = self._connect(self._opened)
+            return pl.DataFrame(schema={"run_key": pl.String, "metric": pl.String})
+        scanner = _decode.KeyScanner()
+        cons = [self._connect(self._opened), self._connect(self._opened)]
         try:
-            if self._indexed(table, key):
-                runs = (
-                    list(run_keys)
-                    if run_keys is not None
-                    else [r[0] for r in con.execute(f"SELECT DISTINCT {key} FROM {_q(table)}")]
-                )
-                queries = [
-                    (f"SELECT CAST(metrics AS BLOB) FROM {_q(table)} WHERE {key} = ?", [r], r)
-                    for r in runs
-                ]
-            else:
+            spans = self._run_spans(cons[0], table, key)
+            if spans is None:
                 where, params = self._where_runs(run_keys, key)
-                queries = [
-                    (f"SELECT CAST(metrics AS BLOB), {key} FROM {_q(table)}{where}", params, None)
-                ]
-            parts = [
-                # Two slices, so polars scans them on both cores.
-                _decode.top_level_keys(_halves(chunk), key="run_key", text="t")
-                for chunk in _prefetch(self._payload_chunks(con, queries))
-            ]
+                sql = f"SELECT {key}, CAST(metrics AS BLOB) FROM {_q(table)}{where}"
+                for chunk in _prefetch(self._payload_chunks(cons[0], sql, params)):
+                    scanner.feed(chunk)
+            else:
+                wanted = None if run_keys is None else set(run_keys)
+                spans = [s for s in spans if wanted is None or s[0] in wanted]
+                self._scan_windows(cons, table, spans, scanner)
+        except sqlite3.DatabaseError as exc:
+            raise self._translate(exc) from exc
         finally:
-            con.close()
-        return pl.concat(parts).unique() if parts else empty
+            for con in cons:
+                con.close()
+        return scanner.pairs()
+
+    @staticmethod
+    def _run_spans(
+        con: sqlite3.Connection, table: str, key: str
+    ) -> list[tuple[Any, int, int, int]] | None:
+        """``(run, first rowid, last rowid, rows)`` per run, or None when runs interleave."""
+        spans = con.execute(
+            f"SELECT {key}, MIN(rowid), MAX(rowid), COUNT(*) FROM {_q(table)}"
+            f" GROUP BY {key} ORDER BY MIN(rowid)"
+        ).fetchall()
+        for before, after in itertools.pairwise(spans):
+            if after[1] <= before[2]:
+                return None
+        return spans
+
+    @staticmethod
+    def _plan_windows(
+        con: sqlite3.Connection,
+        table: str,
+        span: tuple[Any, int, int, int],
+        scanner: _decode.KeyScanner,
+    ) -> list[tuple[Any, int, int]]:
+        """One run's ``(run, from rowid, to rowid)`` windows of about WINDOW_BYTES of payload.
+
+        The run's first rows teach the scanner its keys (so each window can be
+        checked at once) and give the average payload size.
+        """
+        run, lo, hi, rows = span
+        head = [
+            r[0]
+            for r in con.execute(
+                f"SELECT CAST(metrics AS BLOB) FROM {_q(table)}"
+                " WHERE rowid >= ? AND rowid <= ? LIMIT 256",
+                (lo, hi),
+            ).fetchall()
+        ]
+        text = pl.Series("t", head, dtype=pl.Binary).cast(pl.String)
+        scanner.feed(pl.DataFrame({"run_key": [run] * len(text), "t": text}))
+        avg = max(1, sum(len(h) for h in head if h) // max(len(head), 1))
+        per = max(256, min(CHUNK_ROWS, WINDOW_BYTES // avg))
+        width = max(1, (hi - lo + 1) * per // max(rows, 1))
+        return [(run, a, min(a + width, hi + 1)) for a in range(lo, hi + 1, width)]
+
+    def _scan_windows(
+        self,
+        cons: list[sqlite3.Connection],
+        table: str,
+        spans: list[tuple[Any, int, int, int]],
+        scanner: _decode.KeyScanner,
+    ) -> None:
+        """Check every window of every run, two at a time, planning run i+1 meanwhile."""
+        joined = (
+            "SELECT CAST(group_concat(metrics, char(10)) AS BLOB),"
+            f" COUNT(metrics) FROM {_q(table)} WHERE rowid >= ? AND rowid < ?"
+        )
+        single = f"SELECT CAST(metrics AS BLOB) FROM {_q(table)} WHERE rowid >= ? AND rowid < ?"
+        free: queue.Queue[sqlite3.Connection] = queue.Queue()
+        for con in cons:
+            free.put(con)
+
+        def scan(window: tuple[Any, int, int]) -> None:
+            run, a, b = window
+            con = free.get()
+            try:
+                blob, n = con.execute(joined, (a, b)).fetchone()
+                if n and not scanner.feed_blob(run, blob, n):
+                    # A payload holds a newline itself: take these rows one by one.
+                    text = pl.Series(
+                        "t", [r[0] for r in con.execute(single, (a, b))], dtype=pl.Binary
+                    ).cast(pl.String)
+                    scanner.feed(pl.DataFrame({"run_key": [run] * len(text), "t": text}))
+            finally:
+                free.put(con)
+
+        planner = self._connect(self._opened)
+        try:
+            with ThreadPoolExecutor(len(cons), thread_name_prefix="trackio-tool-keys") as pool:
+                pending = [
+                    pool.submit(scan, window)
+                    for span in spans
+                    for window in self._plan_windows(planner, table, span, scanner)
+                ]
+                for done in pending:
+                    done.result()
+        finally:
+            planner.close()
 
     def _payload_chunks(
-        self, con: sqlite3.Connection, queries: list[tuple[str, list[Any], str | None]]
+        self, con: sqlite3.Connection, sql: str, params: Sequence[Any]
     ) -> Iterator[pl.DataFrame]:
-        for sql, params, run in queries:
-            try:
-                cur = con.execute(sql, params)
-                while rows := cur.fetchmany(CHUNK_ROWS):
-                    if run is not None:
-                        text = pl.Series("t", [r[0] for r in rows], dtype=pl.Binary)
-                        keys = pl.repeat(run, len(rows), dtype=pl.String, eager=True).alias(
-                            "run_key"
-                        )
-                    else:
-                        text = pl.Series("t", [r[0] for r in rows], dtype=pl.Binary)
-                        keys = pl.Series("run_key", [r[1] for r in rows], dtype=pl.String)
-                    yield pl.DataFrame([keys, text.cast(pl.String)])
-            except sqlite3.DatabaseError as exc:
-                raise self._translate(exc) from exc
+        try:
+            cur = con.execute(sql, params)
+            while rows := cur.fetchmany(CHUNK_ROWS):
+                keys, text = zip(*rows, strict=True)
+                yield pl.DataFrame(
+                    [
+                        pl.Series("run_key", keys, dtype=pl.String),
+                        pl.Series("t", text, dtype=pl.Binary).cast(pl.String),
+                    ]
+                )
+        except sqlite3.DatabaseError as exc:
+            raise self._translate(exc) from exc
 
     def read_numeric(
         self, run_keys: Sequence[str] | None = None, *, table: str = "metrics"

@@ -1,0 +1,130 @@
+"""Per-run metric keys: the learn-then-certify scanner gives exactly the keys every row holds."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import sqlite3
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from tests.conftest import FIXTURES
+from tests.store.test_decode import STYLES, encode, keys, leaf, nested
+from trackio_tool.store import _decode, sqlite
+
+rows_strategy = st.lists(
+    st.dictionaries(keys, st.one_of(leaf, nested, st.lists(leaf, max_size=3)), max_size=5),
+    min_size=1,
+    max_size=12,
+)
+
+
+def _want(runs: list[str], rows: list[dict[str, Any]]) -> set[tuple[str, str]]:
+    return {(run, k) for run, row in zip(runs, rows, strict=True) for k in row}
+
+
+@pytest.fixture(autouse=True)
+def small_head(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Learn from one row only, so certification and re-learning do the work.
+    monkeypatch.setattr(_decode, "_HEAD_ROWS", 1)
+
+
+@settings(max_examples=200, deadline=None)
+@given(rows=rows_strategy, style=STYLES, split=st.integers(1, 6))
+def test_scanner_rows_are_exact(rows: list[dict[str, Any]], style: str, split: int) -> None:
+    runs = [f"r{i % 2}" for i in range(len(rows))]
+    frame = pl.DataFrame({"run_key": runs, "t": [encode(r, style).decode() for r in rows]})
+    scanner = _decode.KeyScanner()
+    for start in range(0, frame.height, split):
+        scanner.feed(frame.slice(start, split))
+    assert set(scanner.pairs().iter_rows()) == _want(runs, rows)
+
+
+@settings(max_examples=200, deadline=None)
+@given(rows=rows_strategy, style=STYLES, learn=st.integers(0, 3))
+def test_scanner_blob_is_exact(rows: list[dict[str, Any]], style: str, learn: int) -> None:
+    """Joined payloads: one match proves the known keys, else rows are read."""
+    payloads = [encode(r, style) for r in rows]
+    scanner = _decode.KeyScanner()
+    head = pl.Series([p.decode() for p in payloads[:learn]], dtype=pl.String)
+    scanner.feed(pl.DataFrame({"run_key": ["r"] * len(head), "t": head}))
+    assert scanner.feed_blob("r", b"\n".join(payloads), len(payloads))
+    assert set(scanner.pairs().iter_rows()) == _want(["r"] * len(rows), rows)
+
+
+def test_member_pattern_refuses_what_it_cannot_vouch_for() -> None:
+    pattern = _decode.member_pattern(["a", "b"])
+    ok = ['{"a":1}', '{"a" : 1, "b": "NaN"}', '{"b":{"x":1,"a":[1,2]}}', '{"a":[1,"x"]}', "{}"]
+    refused = [
+        '{"a":1,"c":2}',  # another key
+        '{"a":{"c":{"d":1}}}',  # deeper nesting: unproven
+        '{"a":"x\\"","c":1}',  # an escaped quote could hide a key
+        '{"b":1}\n{"c":1}',  # two objects
+        '{"a":1,"b":2,"c":{}}',  # another key, last
+    ]
+    got = pl.Series(ok + refused).str.contains(pattern).to_list()
+    assert got == [True] * len(ok) + [False] * len(refused)
+    assert (
+        pl.Series(['{"a":1}\n{"b":2}'])
+        .str.contains(_decode.member_pattern(["a", "b"], lines=True))
+        .item()
+    )
+
+
+def test_blob_with_a_newline_inside_a_payload_is_refused() -> None:
+    scanner = _decode.KeyScanner()
+    pretty = json.dumps({"a": 1, "z": 2}, indent=1).encode()
+    assert not scanner.feed_blob("r", b'{"a":1}\n' + pretty, 2)
+
+
+# -- against a database: contiguous runs (windows) and interleaved runs (rows) ----------
+
+
+def _db(tmp_path: Path, order: str) -> tuple[Path, set[tuple[str, str]]]:
+    db = tmp_path / f"{order}.db"
+    shutil.copyfile(FIXTURES / "trackio-0.43.0" / "toyproj-edge.db", db)
+    want: set[tuple[str, str]] = set()
+    rows = []
+    for run in range(3):
+        for i in range(400):
+            m: dict[str, Any] = {"loss": i, f"r{run}": 1}
+            if i == 333:
+                m["late key"] = 1  # seen once, in a late window
+            if i % 50 == 0:
+                m["eval"] = {"acc": 0.5, "deep": {"x": [1, [2]]}}
+            if i == 77:
+                m['q"uo\\te'] = "x"
+            raw = json.dumps(m, indent=1) if i == 200 else json.dumps(m)  # a payload with newlines
+            rows.append((i, run, raw.encode()))
+            want |= {(f"id{run}", k) for k in m}
+    if order == "interleaved":
+        rows.sort(key=lambda r: (r[0], r[1]))
+    con = sqlite3.connect(db)
+    with con:
+        con.execute("DELETE FROM metrics")
+        con.executemany(
+            "INSERT INTO metrics (run_id, timestamp, run_name, step, metrics) VALUES (?,?,?,?,?)",
+            [(f"id{run}", "2026-01-01T00:00:00", f"run{run}", i, raw) for i, run, raw in rows],
+        )
+    con.close()
+    return db, want
+
+
+@pytest.mark.parametrize("order", ["contiguous", "interleaved"])
+def test_metric_keys_from_database_are_exact(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, order: str
+) -> None:
+    monkeypatch.setattr(sqlite, "WINDOW_BYTES", 2000)
+    monkeypatch.setattr(sqlite, "CHUNK_ROWS", 64)
+    db, want = _db(tmp_path, order)
+    with sqlite.SqliteReader(db) as reader:
+        spans = reader._run_spans(reader.con, "metrics", "run_id")
+        assert (spans is None) == (order == "interleaved")
+        assert set(reader.metric_keys().iter_rows()) == want
+        picked = reader.metric_keys(["id1"])
+        assert set(picked.iter_rows()) == {p for p in want if p[0] == "id1"}
