@@ -36,7 +36,10 @@ finite = st.floats(allow_nan=False, allow_infinity=False, width=64)
 special = st.sampled_from([math.nan, math.inf, -math.inf])
 ints = st.one_of(st.integers(-(2**63) + 1, 2**63 - 1), st.just(2**53 + 1), st.just(-(2**53) - 1))
 numbers = st.one_of(finite, special, ints)
-leaf = st.one_of(numbers, st.text(max_size=6), st.booleans())
+# A logged *string* "NaN"/"Infinity"/"-Infinity" reads back as the float, as in
+# trackio itself (deserialize_values cannot tell it from its own encoding).
+text_leaf = st.text(max_size=6).filter(lambda s: s not in ("NaN", "Infinity", "-Infinity"))
+leaf = st.one_of(numbers, text_leaf, st.booleans())
 nested = st.recursive(
     st.dictionaries(keys, numbers, max_size=3),
     lambda children: st.dictionaries(keys, st.one_of(numbers, children), max_size=3),

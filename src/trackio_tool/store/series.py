@@ -18,6 +18,7 @@ import contextlib
 import fnmatch
 import math
 from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import PurePosixPath
 from typing import Any, Literal
@@ -514,31 +515,39 @@ def collect(
     if mode == "time":
         x_title = _zone_title(pl.concat([f.get_column("timestamp") for _, f in frames]))
     traces: list[Trace] = []
-    while frames:
-        pidx, data = frames.pop(0)  # build one project's traces, then let its frame go
-        data = with_x(data, mode)
-        wanted = [c for c in data.columns if c not in (*STRUCTURAL, "_x")]
-        for (key,), part in data.partition_by("run_key", as_dict=True).items():
-            run = position.get((pidx, key))
-            if run is None:
-                continue
-            if not part.get_column("_x").is_sorted():
-                part = part.sort("_x", maintain_order=True)
-            xs = part.get_column("_x")
-            has_x = xs.is_not_null().to_numpy()
-            xa = xs.to_numpy()
-            for metric in wanted:
-                ys = part.get_column(metric)
-                present = ys.is_not_null().to_numpy() & has_x
-                if not present.any():
+    # Traces are downsampled on two threads (numpy and tsdownsample work without the GIL).
+    with ThreadPoolExecutor(2, thread_name_prefix="trackio-tool-traces") as pool:
+        while frames:
+            pidx, data = frames.pop(0)  # build one project's traces, then let its frame go
+            data = with_x(data, mode)
+            wanted = [c for c in data.columns if c not in (*STRUCTURAL, "_x")]
+            pending = []
+            for (key,), part in data.partition_by("run_key", as_dict=True).items():
+                run = position.get((pidx, key))
+                if run is None:
                     continue
-                ya = ys.to_numpy()
-                if not present.all():
-                    xv, ya = xa[present], ya[present]
-                else:
-                    xv = xa
-                traces.append(make_trace(metric, run, xv, ya, window=window, max_points=max_points))
-        del data
+                if not part.get_column("_x").is_sorted():
+                    part = part.sort("_x", maintain_order=True)
+                xs = part.get_column("_x")
+                has_x = xs.is_not_null().to_numpy()
+                xa = xs.to_numpy()
+                for metric in wanted:
+                    ys = part.get_column(metric)
+                    present = ys.is_not_null().to_numpy() & has_x
+                    if not present.any():
+                        continue
+                    ya = ys.to_numpy()
+                    if not present.all():
+                        xv, ya = xa[present], ya[present]
+                    else:
+                        xv = xa
+                    pending.append(
+                        pool.submit(
+                            make_trace, metric, run, xv, ya, window=window, max_points=max_points
+                        )
+                    )
+            traces.extend(f.result() for f in pending)
+            del data
     where = _where([r.project for r in run_list] or [p.name for p in projects])
     what = "system metrics" if system else "numeric metrics"
     if metrics:
