@@ -104,6 +104,8 @@ def _db(tmp_path: Path, order: str) -> tuple[Path, set[tuple[str, str]]]:
             want |= {(f"id{run}", k) for k in m}
     if order == "interleaved":
         rows.sort(key=lambda r: (r[0], r[1]))
+    elif order == "overlapping":  # run 1 starts before run 0 ends, run 2 stands alone
+        rows.sort(key=lambda r: (r[1] == 2, r[0] + 300 * r[1], r[1]))
     con = sqlite3.connect(db)
     with con:
         con.execute("DELETE FROM metrics")
@@ -115,7 +117,7 @@ def _db(tmp_path: Path, order: str) -> tuple[Path, set[tuple[str, str]]]:
     return db, want
 
 
-@pytest.mark.parametrize("order", ["contiguous", "interleaved"])
+@pytest.mark.parametrize("order", ["contiguous", "interleaved", "overlapping"])
 def test_metric_keys_from_database_are_exact(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, order: str
 ) -> None:
@@ -123,8 +125,9 @@ def test_metric_keys_from_database_are_exact(
     monkeypatch.setattr(sqlite, "CHUNK_ROWS", 64)
     db, want = _db(tmp_path, order)
     with sqlite.SqliteReader(db) as reader:
-        spans = reader._run_spans(reader.con, "metrics", "run_id")
-        assert (spans is None) == (order == "interleaved")
+        groups = reader._run_groups(reader.con, "metrics", "run_id")
+        sizes = {"contiguous": [1, 1, 1], "interleaved": [3], "overlapping": [2, 1]}
+        assert [len(g) for g in groups] == sizes[order]
         assert set(reader.metric_keys().iter_rows()) == want
         picked = reader.metric_keys(["id1"])
         assert set(picked.iter_rows()) == {p for p in want if p[0] == "id1"}

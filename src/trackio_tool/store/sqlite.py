@@ -8,7 +8,6 @@ aggregates; payloads are only read when a command needs their keys or values.
 from __future__ import annotations
 
 import contextlib
-import itertools
 import queue
 import shutil
 import sqlite3
@@ -29,6 +28,9 @@ STRUCTURAL = frozenset({"id", "run_id", "run_name", "step", "timestamp", "log_id
 CHUNK_ROWS = 50_000
 WINDOW_BYTES = 4 << 20  # payload bytes per group_concat window
 _SQLITE_MAGIC = b"SQLite format 3\x00"
+_Span = tuple[Any, int, int, int]  # run key, first rowid, last rowid, rows
+# Run keys, from rowid, to rowid (exclusive), and whether other runs' rows lie in between.
+_Window = tuple[list[Any], int, int, bool]
 
 
 def _prefetch(chunks: Iterator[pl.DataFrame], depth: int = 2) -> Iterator[pl.DataFrame]:
@@ -331,10 +333,10 @@ class SqliteReader:
         """Distinct ``(run_key, metric)``: the top-level keys each run logged.
 
         Exact, but most rows are only checked, not parsed (``_decode.KeyScanner``).
-        Runs stored in disjoint rowid ranges (the usual case) are read in
-        windows that SQLite joins itself (``group_concat``: no Python object per
-        row) on two connections at once; interleaved runs are read row by row.
-        Uses connections of its own, so it may run beside other queries.
+        A run alone in its rowid range (the usual case) is read in windows that
+        SQLite joins itself (``group_concat``: no Python object per row); rows
+        where runs interleave are read one by one with their run key. Two
+        connections of its own work at once, so it may run beside other queries.
         """
         key = self.run_key_column if table == "metrics" else self._side_key(table)
         if not self.has_table(table):
@@ -342,16 +344,9 @@ class SqliteReader:
         scanner = _decode.KeyScanner()
         cons = [self._connect(self._opened), self._connect(self._opened)]
         try:
-            spans = self._run_spans(cons[0], table, key)
-            if spans is None:
-                where, params = self._where_runs(run_keys, key)
-                sql = f"SELECT {key}, CAST(metrics AS BLOB) FROM {_q(table)}{where}"
-                for chunk in _prefetch(self._payload_chunks(cons[0], sql, params)):
-                    scanner.feed(chunk)
-            else:
-                wanted = None if run_keys is None else set(run_keys)
-                spans = [s for s in spans if wanted is None or s[0] in wanted]
-                self._scan_windows(cons, table, spans, scanner)
+            groups = self._run_groups(cons[0], table, key)
+            wanted = None if run_keys is None else set(run_keys)
+            self._scan_windows(cons, table, key, groups, wanted, scanner)
         except sqlite3.DatabaseError as exc:
             raise self._translate(exc) from exc
         finally:
@@ -360,27 +355,28 @@ class SqliteReader:
         return scanner.pairs()
 
     @staticmethod
-    def _run_spans(
-        con: sqlite3.Connection, table: str, key: str
-    ) -> list[tuple[Any, int, int, int]] | None:
-        """``(run, first rowid, last rowid, rows)`` per run, or None when runs interleave."""
+    def _run_groups(con: sqlite3.Connection, table: str, key: str) -> list[list[_Span]]:
+        """Runs as ``(run, first rowid, last rowid, rows)``, grouped where their ranges overlap."""
         spans = con.execute(
             f"SELECT {key}, MIN(rowid), MAX(rowid), COUNT(*) FROM {_q(table)}"
             f" GROUP BY {key} ORDER BY MIN(rowid)"
         ).fetchall()
-        for before, after in itertools.pairwise(spans):
-            if after[1] <= before[2]:
-                return None
-        return spans
+        groups: list[list[_Span]] = []
+        end = None
+        for span in spans:
+            if end is not None and span[1] <= end:
+                groups[-1].append(span)
+                end = max(end, span[2])
+            else:
+                groups.append([span])
+                end = span[2]
+        return groups
 
     @staticmethod
     def _plan_windows(
-        con: sqlite3.Connection,
-        table: str,
-        span: tuple[Any, int, int, int],
-        scanner: _decode.KeyScanner,
-    ) -> list[tuple[Any, int, int]]:
-        """One run's ``(run, from rowid, to rowid)`` windows of about WINDOW_BYTES of payload.
+        con: sqlite3.Connection, table: str, span: _Span, scanner: _decode.KeyScanner
+    ) -> list[_Window]:
+        """One run's windows of about WINDOW_BYTES of payload.
 
         The run's first rows teach the scanner its keys (so each window can be
         checked at once) and give the average payload size.
@@ -399,29 +395,49 @@ class SqliteReader:
         avg = max(1, sum(len(h) for h in head if h) // max(len(head), 1))
         per = max(256, min(CHUNK_ROWS, WINDOW_BYTES // avg))
         width = max(1, (hi - lo + 1) * per // max(rows, 1))
-        return [(run, a, min(a + width, hi + 1)) for a in range(lo, hi + 1, width)]
+        return [([run], a, min(a + width, hi + 1), False) for a in range(lo, hi + 1, width)]
 
     def _scan_windows(
         self,
         cons: list[sqlite3.Connection],
         table: str,
-        spans: list[tuple[Any, int, int, int]],
+        key: str,
+        groups: list[list[_Span]],
+        wanted: set[Any] | None,
         scanner: _decode.KeyScanner,
     ) -> None:
-        """Check every window of every run, two at a time, planning run i+1 meanwhile."""
+        """Check every window, two at a time, planning the next run meanwhile."""
         joined = (
             "SELECT CAST(group_concat(metrics, char(10)) AS BLOB),"
             f" COUNT(metrics) FROM {_q(table)} WHERE rowid >= ? AND rowid < ?"
         )
         single = f"SELECT CAST(metrics AS BLOB) FROM {_q(table)} WHERE rowid >= ? AND rowid < ?"
+        keyed = (
+            f"SELECT {key}, CAST(metrics AS BLOB) FROM {_q(table)} WHERE rowid >= ? AND rowid < ?"
+        )
         free: queue.Queue[sqlite3.Connection] = queue.Queue()
         for con in cons:
             free.put(con)
 
-        def scan(window: tuple[Any, int, int]) -> None:
-            run, a, b = window
+        def scan(window: _Window) -> None:
+            runs, a, b, mixed = window
             con = free.get()
             try:
+                if mixed:  # runs interleave here: every row with its run key
+                    marks = ",".join("?" * len(runs))
+                    rows = con.execute(f"{keyed} AND {key} IN ({marks})", (a, b, *runs)).fetchall()
+                    if rows:
+                        keys, payloads = zip(*rows, strict=True)
+                        scanner.feed(
+                            pl.DataFrame(
+                                [
+                                    pl.Series("run_key", keys, dtype=pl.String),
+                                    pl.Series("t", payloads, dtype=pl.Binary).cast(pl.String),
+                                ]
+                            )
+                        )
+                    return
+                run = runs[0]
                 blob, n = con.execute(joined, (a, b)).fetchone()
                 if n and not scanner.feed_blob(run, blob, n):
                     # A payload holds a newline itself: take these rows one by one.
@@ -432,34 +448,26 @@ class SqliteReader:
             finally:
                 free.put(con)
 
+        def plan(planner: sqlite3.Connection) -> Iterator[_Window]:
+            for group in groups:
+                runs = [s[0] for s in group if wanted is None or s[0] in wanted]
+                if not runs:
+                    continue
+                if len(group) == 1:
+                    yield from self._plan_windows(planner, table, group[0], scanner)
+                    continue
+                lo, hi = min(s[1] for s in group), max(s[2] for s in group)
+                for a in range(lo, hi + 1, CHUNK_ROWS):
+                    yield (runs, a, min(a + CHUNK_ROWS, hi + 1), True)
+
         planner = self._connect(self._opened)
         try:
             with ThreadPoolExecutor(len(cons), thread_name_prefix="trackio-tool-keys") as pool:
-                pending = [
-                    pool.submit(scan, window)
-                    for span in spans
-                    for window in self._plan_windows(planner, table, span, scanner)
-                ]
+                pending = [pool.submit(scan, window) for window in plan(planner)]
                 for done in pending:
                     done.result()
         finally:
             planner.close()
-
-    def _payload_chunks(
-        self, con: sqlite3.Connection, sql: str, params: Sequence[Any]
-    ) -> Iterator[pl.DataFrame]:
-        try:
-            cur = con.execute(sql, params)
-            while rows := cur.fetchmany(CHUNK_ROWS):
-                keys, text = zip(*rows, strict=True)
-                yield pl.DataFrame(
-                    [
-                        pl.Series("run_key", keys, dtype=pl.String),
-                        pl.Series("t", text, dtype=pl.Binary).cast(pl.String),
-                    ]
-                )
-        except sqlite3.DatabaseError as exc:
-            raise self._translate(exc) from exc
 
     def read_numeric(
         self, run_keys: Sequence[str] | None = None, *, table: str = "metrics"
