@@ -140,6 +140,14 @@ def test_fast_decode_matches_exact_on_any_rows(rows: list[dict[str, Any]], style
     _same_values(got, _exact(payloads))
 
 
+def test_a_metric_named_like_the_internal_row_column_keeps_its_values() -> None:
+    # Found by hypothesis: any text can be a key, even the reader's own column name.
+    payloads = [b'{"\\u0000row": 9007199254740993, "a": 1}', b'{"\\u0000row": 2, "b": NaN}']
+    got = _floats(numeric._decode_chunk(_chunk(payloads), numeric._Schema()))
+    _same_values(got, _exact(payloads))
+    assert got.get_column("\x00row").to_list() == [9007199254740993.0, 2.0]
+
+
 def test_fast_decode_takes_the_exact_path_for_what_it_cannot_vouch_for() -> None:
     payloads = [
         b'{"loss":0.5,"acc":1}',

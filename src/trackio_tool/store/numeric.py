@@ -54,7 +54,7 @@ _SENTINELS: dict[str, tuple[str, float]] = {
 _SENTINEL_DIGITS = ("8.98846567431158e", "1.348269851146737e")
 _LEARN_ROUNDS = 4
 _LEARN_SAMPLE = 64
-_ROW = "\x00row"  # internal row-id column; no metric key can be spelled like this in practice
+_ROW = "\x00row"  # internal row-id column (renamed if a metric is called so)
 
 
 def read_float_series(
@@ -277,18 +277,30 @@ def _decode_chunk(chunk: pl.DataFrame, schema: _Schema) -> pl.DataFrame:
         frames.append(_with_rows(_as_float(exact), slow))
     if not frames:
         return base
-    if len(frames) == 1 and frames[0].get_column(_ROW).is_sorted():
-        values = frames[0].drop(_ROW)  # every row decoded in one go, in order
+    if len(frames) == 1 and frames[0][1].is_sorted():
+        values = frames[0][0]  # every row decoded in one go, in order
+        if not values.width:
+            return base
     else:
-        values = pl.concat(frames, how="diagonal_relaxed").sort(_ROW).drop(_ROW)
+        # Put the decoded parts back in row order, by a row-id column whose name
+        # no metric of this chunk has (any text can be a key).
+        name = _ROW
+        taken = {c for v, _ in frames for c in v.columns}
+        while name in taken:
+            name += "_"
+        parts = [
+            v.with_columns(r.alias(name)) if v.width else r.alias(name).to_frame()
+            for v, r in frames
+        ]
+        values = pl.concat(parts, how="diagonal_relaxed").sort(name).drop(name)
     return pl.concat([base, values], how="horizontal")
 
 
 def _decode_fast(
     text: pl.Series, ids: pl.Series, schema: _Schema, *, restore: bool = False
-) -> tuple[list[pl.DataFrame], pl.Series]:
-    """Decode with the learnt schema; returns the frames and the row ids left over."""
-    out: list[pl.DataFrame] = []
+) -> tuple[list[tuple[pl.DataFrame, pl.Series]], pl.Series]:
+    """Decode with the learnt schema; returns (values, row ids) parts and the row ids left over."""
+    out: list[tuple[pl.DataFrame, pl.Series]] = []
     todo = ids
     texts = text
     for _ in range(_LEARN_ROUNDS):
@@ -330,9 +342,9 @@ def _nested(s: pl.Series) -> bool:
     return any(isinstance(f.dtype, pl.Struct) for f in _fields(s))
 
 
-def _with_rows(values: pl.DataFrame, rows: pl.Series) -> pl.DataFrame:
-    # A frame without columns has no height either: the row ids make it one.
-    return values.with_columns(rows) if values.width else rows.to_frame()
+def _with_rows(values: pl.DataFrame, rows: pl.Series) -> tuple[pl.DataFrame, pl.Series]:
+    """Decoded values and the chunk rows they belong to."""
+    return values, rows
 
 
 def _rows(n: int) -> pl.Series:
