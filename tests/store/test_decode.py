@@ -28,6 +28,9 @@ keys = st.one_of(
             "ünï",
             "x,y",
             "",
+            "run_key",  # names of our own internal columns
+            "_x",
+            "\x00row",
         ]
     ),
     st.text(min_size=1, max_size=8),

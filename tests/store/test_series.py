@@ -71,6 +71,7 @@ def _chunk(payloads: list[bytes]) -> pl.DataFrame:
 def _exact(payloads: list[bytes]) -> pl.DataFrame:
     chunk = _chunk(payloads)
     values = _decode.flatten_numeric(_decode.decode_payloads(chunk.get_column("t")))
+    values = _decode.escape_metrics(values)  # as read_numeric does
     return _floats(pl.concat([chunk.drop("t"), values], how="horizontal"))
 
 
@@ -96,13 +97,9 @@ def _same_values(got: pl.DataFrame, want: pl.DataFrame) -> None:
 @settings(max_examples=150, deadline=None)
 @given(rows=typed_rows(), style=STYLES)
 def test_fast_decode_matches_exact_on_run_like_rows(rows: list[dict[str, Any]], style: str) -> None:
-    assume(not any(RESERVED & row.keys() for row in rows))
     payloads = [encode(r, style) for r in rows]
     got = _floats(numeric._decode_chunk(_chunk(payloads), numeric._Schema()))
     _same_values(got, _exact(payloads))
-
-
-RESERVED = {"step", "timestamp", "run_key"}  # structural columns; trackio renames such keys
 
 
 def _kinds(value: Any, path: tuple[str, ...], out: dict[tuple[str, ...], set[str]]) -> None:
@@ -134,10 +131,59 @@ def _consistent(rows: list[dict[str, Any]]) -> bool:
     style=STYLES,
 )
 def test_fast_decode_matches_exact_on_any_rows(rows: list[dict[str, Any]], style: str) -> None:
-    assume(_consistent(rows) and not any(RESERVED & row.keys() for row in rows))
+    assume(_consistent(rows))
     payloads = [encode(r, style) for r in rows]
     got = _floats(numeric._decode_chunk(_chunk(payloads), numeric._Schema()))
     _same_values(got, _exact(payloads))
+
+
+def test_metrics_named_like_internal_columns_are_plotted(tmp_path: Path) -> None:
+    """run_key, step, _x and a leading NUL are metric names like any other."""
+    db = tmp_path / "names.db"
+    shutil_copy(FIXTURES / "trackio-0.43.0" / "toyproj-edge.db", db)
+    names = ["run_key", "_x", "step", "timestamp", "\x00row", "\x00\x00run_key", "loss"]
+    con = sqlite3.connect(db)
+    with con:
+        con.execute("DELETE FROM metrics")
+        con.executemany(
+            "INSERT INTO metrics (run_id, timestamp, run_name, step, metrics) VALUES (?,?,?,?,?)",
+            [
+                ("rid", "2026-01-01T00:00:00+00:00", "run", i, orjson_dumps(names, i))
+                for i in range(5)
+            ],
+        )
+    con.close()
+    (files,) = resolve_sources([str(db)])
+    data = series.collect([files])
+    got = {t.metric: t.y.to_list() for t in data.traces}
+    assert got == {n: [float(i * (k + 1)) for i in range(5)] for k, n in enumerate(names)}
+    with open_project(files) as project:
+        assert_frame_equal(
+            _floats(numeric.read_float_series(project)), _floats(project.read_numeric())
+        )
+
+
+def test_parquet_metric_named_run_key_is_plotted(tmp_path: Path) -> None:
+    path = tmp_path / "names.parquet"
+    pl.DataFrame(
+        {
+            "id": [1, 2, 3],
+            "timestamp": ["2026-01-01T00:00:00"] * 3,
+            "run_name": ["run"] * 3,
+            "step": [0, 1, 2],
+            "run_key": [5.0, 6.0, 7.0],
+            "_x": [1.0, 2.0, 3.0],
+        }
+    ).write_parquet(path)
+    (files,) = resolve_sources([str(path)])
+    got = {t.metric: t.y.to_list() for t in series.collect([files]).traces}
+    assert got == {"run_key": [5.0, 6.0, 7.0], "_x": [1.0, 2.0, 3.0]}
+
+
+def orjson_dumps(names: list[str], i: int) -> bytes:
+    import orjson
+
+    return orjson.dumps({n: i * (k + 1) for k, n in enumerate(names)})
 
 
 def test_a_metric_named_like_the_internal_row_column_keeps_its_values() -> None:
@@ -145,7 +191,8 @@ def test_a_metric_named_like_the_internal_row_column_keeps_its_values() -> None:
     payloads = [b'{"\\u0000row": 9007199254740993, "a": 1}', b'{"\\u0000row": 2, "b": NaN}']
     got = _floats(numeric._decode_chunk(_chunk(payloads), numeric._Schema()))
     _same_values(got, _exact(payloads))
-    assert got.get_column("\x00row").to_list() == [9007199254740993.0, 2.0]
+    column = _decode.metric_column("\x00row")  # escaped beside run_key/step/timestamp
+    assert got.get_column(column).to_list() == [9007199254740993.0, 2.0]
 
 
 def test_fast_decode_takes_the_exact_path_for_what_it_cannot_vouch_for() -> None:

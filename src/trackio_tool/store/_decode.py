@@ -33,6 +33,26 @@ _FLAT_KEY_TOKEN = r'"[^"\\]*"\s*:'  # same, without a capture group (faster)
 _INT_TEXT = r"^-?[0-9]+$"
 
 
+# Numeric frames hold metric columns beside run_key/step/timestamp (and plot's
+# _x): a metric spelled like one of those, or starting with NUL, gets one NUL
+# in front, which metric_name takes off again (injective: nothing is lost).
+INTERNAL_COLUMNS = frozenset({"run_key", "step", "timestamp", "_x"})
+
+
+def metric_column(name: str) -> str:
+    return "\x00" + name if name.startswith("\x00") or name in INTERNAL_COLUMNS else name
+
+
+def metric_name(column: str) -> str:
+    return column[1:] if column.startswith("\x00") else column
+
+
+def escape_metrics(values: pl.DataFrame) -> pl.DataFrame:
+    """``values`` (metric columns only) with every name through ``metric_column``."""
+    renames = {c: metric_column(c) for c in values.columns if metric_column(c) != c}
+    return values.rename(renames) if renames else values
+
+
 def map_nonfinite(value: Any) -> Any:
     """Replace trackio's "NaN"/"Infinity"/"-Infinity" strings by floats, at any depth."""
     if isinstance(value, str):

@@ -293,7 +293,7 @@ def _decode_chunk(chunk: pl.DataFrame, schema: _Schema) -> pl.DataFrame:
             for v, r in frames
         ]
         values = pl.concat(parts, how="diagonal_relaxed").sort(name).drop(name)
-    return pl.concat([base, values], how="horizontal")
+    return pl.concat([base, _decode.escape_metrics(values)], how="horizontal")
 
 
 def _decode_fast(

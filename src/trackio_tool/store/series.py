@@ -28,6 +28,7 @@ import polars as pl
 from trackio_tool.errors import AmbiguousRunError, OutputError
 from trackio_tool.sources import ProjectFiles
 from trackio_tool.store import select
+from trackio_tool.store._decode import metric_name
 from trackio_tool.store.numeric import read_float_series
 from trackio_tool.store.project import Project, open_project
 
@@ -494,14 +495,14 @@ def collect(
             data = read_float_series(
                 project, None if whole else keys, table=table, timestamps=stamps
             )
-            values = [c for c in data.columns if c not in STRUCTURAL]
-            available.update(values)
-            wanted = match_metrics(values, metrics)
+            # Metric name -> its column (a metric called "step" has another).
+            columns = {metric_name(c): c for c in data.columns if c not in STRUCTURAL}
+            available.update(columns)
+            wanted = match_metrics(columns, metrics)
             if wanted and data.height:
                 # Columns by Series: a metric may be called "*" or "^x$".
-                frames.append(
-                    (pidx, pl.DataFrame([data.get_column(c) for c in (*STRUCTURAL, *wanted)]))
-                )
+                picked = [*STRUCTURAL, *(columns[m] for m in wanted)]
+                frames.append((pidx, pl.DataFrame([data.get_column(c) for c in picked])))
     notes: list[str] = []
     mode = x
     if (
@@ -543,7 +544,13 @@ def collect(
                         xv = xa
                     pending.append(
                         pool.submit(
-                            make_trace, metric, run, xv, ya, window=window, max_points=max_points
+                            make_trace,
+                            metric_name(metric),
+                            run,
+                            xv,
+                            ya,
+                            window=window,
+                            max_points=max_points,
                         )
                     )
             traces.extend(f.result() for f in pending)

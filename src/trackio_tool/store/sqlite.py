@@ -488,6 +488,7 @@ class SqliteReader:
         parts: list[pl.DataFrame] = []
         for chunk in self._chunks(sql, params, schema):
             values = _decode.flatten_numeric(_decode.decode_payloads(chunk.get_column("t")))
+            values = _decode.escape_metrics(values)
             parts.append(pl.concat([chunk.drop("t"), values], how="horizontal"))
         if not parts:
             return pl.DataFrame(schema={k: v for k, v in schema.items() if k != "t"})
