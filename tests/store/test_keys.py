@@ -85,7 +85,7 @@ def test_blob_with_a_newline_inside_a_payload_is_refused() -> None:
 # -- against a database: contiguous runs (windows) and interleaved runs (rows) ----------
 
 
-def _db(tmp_path: Path, order: str) -> tuple[Path, set[tuple[str, str]]]:
+def _db(tmp_path: Path, order: str, *, indexed: bool = True) -> tuple[Path, set[tuple[str, str]]]:
     db = tmp_path / f"{order}.db"
     shutil.copyfile(FIXTURES / "trackio-0.43.0" / "toyproj-edge.db", db)
     want: set[tuple[str, str]] = set()
@@ -109,6 +109,12 @@ def _db(tmp_path: Path, order: str) -> tuple[Path, set[tuple[str, str]]]:
     con = sqlite3.connect(db)
     with con:
         con.execute("DELETE FROM metrics")
+        if not indexed:  # as files written before trackio indexed run_id
+            for (name,) in con.execute(
+                "SELECT name FROM sqlite_master WHERE type='index' AND tbl_name='metrics'"
+                " AND sql IS NOT NULL"
+            ).fetchall():
+                con.execute(f'DROP INDEX "{name}"')
         con.executemany(
             "INSERT INTO metrics (run_id, timestamp, run_name, step, metrics) VALUES (?,?,?,?,?)",
             [(f"id{run}", "2026-01-01T00:00:00", f"run{run}", i, raw) for i, run, raw in rows],
@@ -117,13 +123,15 @@ def _db(tmp_path: Path, order: str) -> tuple[Path, set[tuple[str, str]]]:
     return db, want
 
 
+@pytest.mark.parametrize("indexed", [True, False], ids=["indexed", "no-index"])
 @pytest.mark.parametrize("order", ["contiguous", "interleaved", "overlapping"])
 def test_metric_keys_from_database_are_exact(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, order: str
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, order: str, indexed: bool
 ) -> None:
+    """Windows of one run, runs read through their index, rows read with their run key."""
     monkeypatch.setattr(sqlite, "WINDOW_BYTES", 2000)
     monkeypatch.setattr(sqlite, "CHUNK_ROWS", 64)
-    db, want = _db(tmp_path, order)
+    db, want = _db(tmp_path, order, indexed=indexed)
     with sqlite.SqliteReader(db) as reader:
         groups = reader._run_groups(reader.con, "metrics", "run_id")
         sizes = {"contiguous": [1, 1, 1], "interleaved": [3], "overlapping": [2, 1]}

@@ -185,14 +185,21 @@ class KeyScanner:
 
     def __init__(self) -> None:
         self.known: dict[str | None, set[str]] = {}
-        self._lock = threading.Lock()  # feed/feed_blob may be called from several threads
+        # feed/feed_blob may be called from several threads: one lock per run.
+        self._lock = threading.Lock()
+        self._run_locks: dict[str | None, threading.Lock] = {}
+
+    def _lock_of(self, run: str | None) -> threading.Lock:
+        with self._lock:
+            return self._run_locks.setdefault(run, threading.Lock())
 
     def feed(self, frame: pl.DataFrame, *, key: str = "run_key", text: str = "t") -> None:
         """Scan ``frame`` (a run-key column and a String payload column)."""
         parts = frame.partition_by(key, as_dict=True, maintain_order=False)
-        with self._lock:
-            for (run,), part in parts.items():
-                self._feed_run(run if run is None else str(run), part.get_column(text))
+        for (run,), part in parts.items():
+            run = run if run is None else str(run)
+            with self._lock_of(run):
+                self._feed_run(run, part.get_column(text))
 
     def _exact(self, run: str | None, rows: pl.Series) -> int:
         known = self.known.setdefault(run, set())
@@ -232,7 +239,7 @@ class KeyScanner:
         the blob cannot be split; the caller feeds those rows one by one.
         """
         text = pl.Series("t", [blob], dtype=pl.Binary).cast(pl.String)
-        with self._lock:
+        with self._lock_of(run):
             known = set(self.known.get(run, ()))
         if known:
             try:
@@ -242,14 +249,16 @@ class KeyScanner:
                 pass
         if blob.count(b"\n") != rows - 1:
             return False
-        with self._lock:
+        with self._lock_of(run):
             self._feed_run(run, text.str.split("\n").explode())
         return True
 
     def pairs(self) -> pl.DataFrame:
         """Distinct ``(run_key, metric)`` found so far."""
-        runs = [r for r, ks in self.known.items() for _ in ks]
-        metrics = [k for ks in self.known.values() for k in ks]
+        with self._lock:  # called once feeding is over; a copy all the same
+            known = {r: set(ks) for r, ks in self.known.items()}
+        runs = [r for r, ks in known.items() for _ in ks]
+        metrics = [k for ks in known.values() for k in ks]
         return pl.DataFrame(
             {"run_key": runs, "metric": metrics}, schema={"run_key": pl.String, "metric": pl.String}
         )

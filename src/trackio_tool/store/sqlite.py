@@ -29,8 +29,10 @@ CHUNK_ROWS = 50_000
 WINDOW_BYTES = 4 << 20  # payload bytes per group_concat window
 _SQLITE_MAGIC = b"SQLite format 3\x00"
 _Span = tuple[Any, int, int, int]  # run key, first rowid, last rowid, rows
-# Run keys, from rowid, to rowid (exclusive), and whether other runs' rows lie in between.
-_Window = tuple[list[Any], int, int, bool]
+# (kind, run keys, from rowid, to rowid exclusive). Kinds: "joined", one run alone in
+# the range; "run", one run among others, read through an index on the run key;
+# "keyed", rows of several runs, each with its run key (no such index).
+_Window = tuple[str, list[Any], int, int]
 
 
 def _prefetch(chunks: Iterator[pl.DataFrame], depth: int = 2) -> Iterator[pl.DataFrame]:
@@ -395,7 +397,7 @@ class SqliteReader:
         avg = max(1, sum(len(h) for h in head if h) // max(len(head), 1))
         per = max(256, min(CHUNK_ROWS, WINDOW_BYTES // avg))
         width = max(1, (hi - lo + 1) * per // max(rows, 1))
-        return [([run], a, min(a + width, hi + 1), False) for a in range(lo, hi + 1, width)]
+        return [("joined", [run], a, min(a + width, hi + 1)) for a in range(lo, hi + 1, width)]
 
     def _scan_windows(
         self,
@@ -419,11 +421,24 @@ class SqliteReader:
         for con in cons:
             free.put(con)
 
+        by_run = (
+            f"SELECT CAST(metrics AS BLOB) FROM {_q(table)}"
+            f" WHERE {key} = ? AND rowid >= ? AND rowid < ?"
+        )
+
+        def feed_rows(run: Any, payloads: Sequence[Any]) -> None:
+            text = pl.Series("t", payloads, dtype=pl.Binary).cast(pl.String)
+            scanner.feed(pl.DataFrame({"run_key": [run] * len(text), "t": text}))
+
         def scan(window: _Window) -> None:
-            runs, a, b, mixed = window
+            kind, runs, a, b = window
             con = free.get()
             try:
-                if mixed:  # runs interleave here: every row with its run key
+                if kind == "run":  # one run among others: its rows through the index
+                    cur = con.execute(by_run, (runs[0], a, b))
+                    while rows := cur.fetchmany(CHUNK_ROWS):
+                        feed_rows(runs[0], [r[0] for r in rows])
+                elif kind == "keyed":  # no index on the run key: every row with its key
                     marks = ",".join("?" * len(runs))
                     rows = con.execute(f"{keyed} AND {key} IN ({marks})", (a, b, *runs)).fetchall()
                     if rows:
@@ -436,29 +451,31 @@ class SqliteReader:
                                 ]
                             )
                         )
-                    return
-                run = runs[0]
-                blob, n = con.execute(joined, (a, b)).fetchone()
-                if n and not scanner.feed_blob(run, blob, n):
-                    # A payload holds a newline itself: take these rows one by one.
-                    text = pl.Series(
-                        "t", [r[0] for r in con.execute(single, (a, b))], dtype=pl.Binary
-                    ).cast(pl.String)
-                    scanner.feed(pl.DataFrame({"run_key": [run] * len(text), "t": text}))
+                else:
+                    blob, n = con.execute(joined, (a, b)).fetchone()
+                    if n and not scanner.feed_blob(runs[0], blob, n):
+                        # A payload holds a newline itself: take these rows one by one.
+                        feed_rows(runs[0], [r[0] for r in con.execute(single, (a, b))])
             finally:
                 free.put(con)
 
         def plan(planner: sqlite3.Connection) -> Iterator[_Window]:
+            indexed = any(
+                planner.execute(f"PRAGMA index_info({_q(ix[1])})").fetchone()[2:3] == (key,)
+                for ix in planner.execute(f"PRAGMA index_list({_q(table)})").fetchall()
+            )
             for group in groups:
                 runs = [s[0] for s in group if wanted is None or s[0] in wanted]
                 if not runs:
                     continue
                 if len(group) == 1:
                     yield from self._plan_windows(planner, table, group[0], scanner)
-                    continue
-                lo, hi = min(s[1] for s in group), max(s[2] for s in group)
-                for a in range(lo, hi + 1, CHUNK_ROWS):
-                    yield (runs, a, min(a + CHUNK_ROWS, hi + 1), True)
+                elif indexed:
+                    yield from (("run", [s[0]], s[1], s[2] + 1) for s in group if s[0] in runs)
+                else:
+                    lo, hi = min(s[1] for s in group), max(s[2] for s in group)
+                    for a in range(lo, hi + 1, CHUNK_ROWS):
+                        yield ("keyed", runs, a, min(a + CHUNK_ROWS, hi + 1))
 
         planner = self._connect(self._opened)
         try:
