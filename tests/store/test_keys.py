@@ -139,3 +139,12 @@ def test_metric_keys_from_database_are_exact(
         assert set(reader.metric_keys().iter_rows()) == want
         picked = reader.metric_keys(["id1"])
         assert set(picked.iter_rows()) == {p for p in want if p[0] == "id1"}
+
+
+def test_a_cancelled_scan_reads_no_more_windows(tmp_path: Path) -> None:
+    """Ctrl-C during analyze cancels the key scan running on other threads."""
+    db, want = _db(tmp_path, "contiguous")
+    with sqlite.SqliteReader(db) as reader:
+        assert set(reader.metric_keys().iter_rows()) == want
+        reader.cancel()
+        assert reader.metric_keys().is_empty()

@@ -52,6 +52,11 @@ class Project:
     def has_run_ids(self) -> bool:
         return self.reader.run_key_column == "run_id"
 
+    def cancel(self) -> None:
+        """Ask long reads running on other threads to stop early (Ctrl-C)."""
+        if isinstance(self.reader, SqliteReader):
+            self.reader.cancel()
+
     def close(self) -> None:
         if isinstance(self.reader, SqliteReader):
             self.reader.close()

@@ -84,6 +84,7 @@ class SqliteReader:
         self.path = Path(path)
         self.label = label or str(path)
         self._tmp: tempfile.TemporaryDirectory[str] | None = None
+        self._cancelled = threading.Event()
         self._check_header()
         # A read-only open of a WAL database creates empty -wal/-shm files when
         # they are missing; remember so close() can remove them again.
@@ -163,6 +164,10 @@ class SqliteReader:
                 f"{self.label} is locked by another process for more than 30 s ({msg})"
             )
         return CorruptFileError(f"cannot read {self.label}: {msg}")
+
+    def cancel(self) -> None:
+        """Make scans running on other threads stop at their next window."""
+        self._cancelled.set()
 
     def close(self) -> None:
         self.con.close()
@@ -432,6 +437,8 @@ class SqliteReader:
 
         def scan(window: _Window) -> None:
             kind, runs, a, b = window
+            if self._cancelled.is_set():
+                return
             con = free.get()
             try:
                 if kind == "run":  # one run among others: its rows through the index
@@ -465,6 +472,8 @@ class SqliteReader:
                 for ix in planner.execute(f"PRAGMA index_list({_q(table)})").fetchall()
             )
             for group in groups:
+                if self._cancelled.is_set():
+                    return
                 runs = [s[0] for s in group if wanted is None or s[0] in wanted]
                 if not runs:
                     continue
@@ -478,12 +487,17 @@ class SqliteReader:
                         yield ("keyed", runs, a, min(a + CHUNK_ROWS, hi + 1))
 
         planner = self._connect(self._opened)
+        pool = ThreadPoolExecutor(len(cons), thread_name_prefix="trackio-tool-keys")
         try:
-            with ThreadPoolExecutor(len(cons), thread_name_prefix="trackio-tool-keys") as pool:
-                pending = [pool.submit(scan, window) for window in plan(planner)]
-                for done in pending:
-                    done.result()
+            pending = [pool.submit(scan, window) for window in plan(planner)]
+            for done in pending:
+                done.result()
+        except BaseException:
+            # A failed window or Ctrl-C: drop the queued windows instead of reading them.
+            pool.shutdown(wait=True, cancel_futures=True)
+            raise
         finally:
+            pool.shutdown(wait=True)
             planner.close()
 
     def read_numeric(

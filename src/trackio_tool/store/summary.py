@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import TimeoutError as FutureTimeoutError
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -60,6 +61,16 @@ def _counts(frame: pl.DataFrame) -> dict[str, int]:
     )
 
 
+def _wait(future: Future[pl.DataFrame]) -> pl.DataFrame:
+    """``future.result()``, waking up now and then: a Ctrl-C that the OS handed to
+    another thread is only noticed when the main thread runs Python again."""
+    while True:
+        try:
+            return future.result(timeout=0.1)
+        except FutureTimeoutError:  # builtin TimeoutError only from 3.11 on
+            continue
+
+
 def summarize(
     project: Project, *, runs: Sequence[str] = (), media: bool = True, with_config: bool = False
 ) -> ProjectSummary:
@@ -68,9 +79,13 @@ def summarize(
         # Without a selection the key scan (the slow part) needs no run index:
         # start it first so the index query runs alongside.
         pending = pool.submit(project.metric_keys, None) if not runs else None
-        index = project.run_index()
-        keys = select_runs(index, runs, where=f"project {project.name!r} ({project.source})")
-        metric_pairs = pending.result() if pending else project.metric_keys(keys)
+        try:
+            index = project.run_index()
+            keys = select_runs(index, runs, where=f"project {project.name!r} ({project.source})")
+            metric_pairs = _wait(pending) if pending else project.metric_keys(keys)
+        except BaseException:
+            project.cancel()  # an unknown --run, Ctrl-C: do not wait for the whole scan
+            raise
     selected = index.filter(pl.col("run_key").is_in(keys))
     per_run: dict[str, list[str]] = {}
     for run_key, metric in metric_pairs.sort("metric").iter_rows():
