@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from trackio_tool import _waiting
 from trackio_tool.errors import MissingDependencyError, OutputError
 
 if TYPE_CHECKING:
@@ -409,7 +410,7 @@ class Browser:
 
     def _ready(self) -> Any:
         try:
-            self._opened.result()
+            _waiting.result(self._opened)
         except Exception as exc:
             raise OutputError(f"Chromium ({self._path}) could not be started: {exc}") from exc
         return self._kaleido
@@ -425,7 +426,7 @@ class Browser:
             return out
 
         try:
-            return asyncio.run_coroutine_threadsafe(run(), self._loop).result()
+            return _waiting.result(asyncio.run_coroutine_threadsafe(run(), self._loop))
         except OutputError:
             raise
         except Exception as exc:

@@ -38,6 +38,7 @@ from typing import Any, cast
 import orjson
 import polars as pl
 
+from trackio_tool import _waiting
 from trackio_tool.store import _decode
 from trackio_tool.store.project import Project
 from trackio_tool.store.sqlite import SqliteReader, _prefetch, _q
@@ -137,9 +138,9 @@ def _decode_all(chunks: Iterator[pl.DataFrame]) -> list[pl.DataFrame]:
             # Bound the raw payloads held in memory to a few chunks.
             pending = [f for f in futures if not f.done()]
             if len(pending) >= WORKERS * 2:
-                pending[0].result()
+                _waiting.result(pending[0])
             futures.append(pool.submit(_decode_chunk, chunk, schema))
-        return [f.result() for f in futures]
+        return [_waiting.result(f) for f in futures]
 
 
 class _Schema:

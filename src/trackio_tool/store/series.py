@@ -25,6 +25,7 @@ from typing import Any, Literal
 
 import polars as pl
 
+from trackio_tool import _waiting
 from trackio_tool.errors import AmbiguousRunError, OutputError
 from trackio_tool.sources import ProjectFiles
 from trackio_tool.store import select
@@ -553,7 +554,7 @@ def collect(
                             max_points=max_points,
                         )
                     )
-            traces.extend(f.result() for f in pending)
+            traces.extend(_waiting.result(f) for f in pending)
             del data
     where = _where([r.project for r in run_list] or [p.name for p in projects])
     what = "system metrics" if system else "numeric metrics"

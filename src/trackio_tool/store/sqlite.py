@@ -20,6 +20,7 @@ from typing import Any
 
 import polars as pl
 
+from trackio_tool import _waiting
 from trackio_tool.errors import CorruptFileError, NotATrackioFileError, SourcePermissionError
 from trackio_tool.store import _decode, _sqlite_ro
 
@@ -58,7 +59,7 @@ def _prefetch(chunks: Iterator[pl.DataFrame], depth: int = 2) -> Iterator[pl.Dat
     worker.start()
     try:
         while True:
-            kind, item = box.get()
+            kind, item = _waiting.get(box)
             if kind == "done":
                 return
             if kind == "error":
@@ -491,7 +492,7 @@ class SqliteReader:
         try:
             pending = [pool.submit(scan, window) for window in plan(planner)]
             for done in pending:
-                done.result()
+                _waiting.result(done)
         except BaseException:
             # A failed window or Ctrl-C: drop the queued windows instead of reading them.
             pool.shutdown(wait=True, cancel_futures=True)

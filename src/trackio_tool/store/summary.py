@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
-from concurrent.futures import TimeoutError as FutureTimeoutError
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import polars as pl
 
+from trackio_tool import _waiting
 from trackio_tool.store.project import Project
 from trackio_tool.store.select import select_runs
 
@@ -61,16 +61,6 @@ def _counts(frame: pl.DataFrame) -> dict[str, int]:
     )
 
 
-def _wait(future: Future[pl.DataFrame]) -> pl.DataFrame:
-    """``future.result()``, waking up now and then: a Ctrl-C that the OS handed to
-    another thread is only noticed when the main thread runs Python again."""
-    while True:
-        try:
-            return future.result(timeout=0.1)
-        except FutureTimeoutError:  # builtin TimeoutError only from 3.11 on
-            continue
-
-
 def summarize(
     project: Project, *, runs: Sequence[str] = (), media: bool = True, with_config: bool = False
 ) -> ProjectSummary:
@@ -82,7 +72,7 @@ def summarize(
         try:
             index = project.run_index()
             keys = select_runs(index, runs, where=f"project {project.name!r} ({project.source})")
-            metric_pairs = _wait(pending) if pending else project.metric_keys(keys)
+            metric_pairs = _waiting.result(pending) if pending else project.metric_keys(keys)
         except BaseException:
             project.cancel()  # an unknown --run, Ctrl-C: do not wait for the whole scan
             raise
