@@ -275,7 +275,7 @@ def _decode_chunk(chunk: pl.DataFrame, schema: _Schema) -> pl.DataFrame:
         slow = pl.concat([slow, rows.filter(~safe)])
     if slow.len():
         exact = _decode.flatten_numeric(_decode.decode_payloads(text.gather(slow)))
-        frames.append(_with_rows(_as_float(exact), slow))
+        frames.append((_as_float(exact), slow))
     if not frames:
         return base
     if len(frames) == 1 and frames[0][1].is_sorted():
@@ -320,12 +320,12 @@ def _decode_fast(
         # Per row colons >= keys >= values captured, so equal totals prove every
         # row complete; null counts make the captured total nearly free.
         if int(colons.sum()) == _captured(values):
-            out.append(_with_rows(_flatten(values, restore=restore), todo))
+            out.append((_flatten(values, restore=restore), todo))
             todo = todo.clear()
             break
         ok = colons == _present(values)
         if ok.any():
-            out.append(_with_rows(_flatten(values.filter(ok), restore=restore), todo.filter(ok)))
+            out.append((_flatten(values.filter(ok), restore=restore), todo.filter(ok)))
         todo, texts = todo.filter(~ok), texts.filter(~ok)
         if not todo.len() or not schema.learn(texts.head(_LEARN_SAMPLE).to_list()):
             break
@@ -341,11 +341,6 @@ def _captured(s: pl.Series) -> int:
 
 def _nested(s: pl.Series) -> bool:
     return any(isinstance(f.dtype, pl.Struct) for f in _fields(s))
-
-
-def _with_rows(values: pl.DataFrame, rows: pl.Series) -> tuple[pl.DataFrame, pl.Series]:
-    """Decoded values and the chunk rows they belong to."""
-    return values, rows
 
 
 def _rows(n: int) -> pl.Series:
