@@ -47,10 +47,13 @@ def metric_name(column: str) -> str:
     return column[1:] if column.startswith("\x00") else column
 
 
-def escape_metrics(values: pl.DataFrame) -> pl.DataFrame:
-    """``values`` (metric columns only) with every name through ``metric_column``."""
-    renames = {c: metric_column(c) for c in values.columns if metric_column(c) != c}
-    return values.rename(renames) if renames else values
+def escape_metrics(frame: pl.DataFrame, *, keep: Iterable[str] = ()) -> pl.DataFrame:
+    """``frame`` with every column name but ``keep`` through ``metric_column``."""
+    kept = set(keep)
+    renames = {
+        c: metric_column(c) for c in frame.columns if c not in kept and metric_column(c) != c
+    }
+    return frame.rename(renames) if renames else frame
 
 
 def map_nonfinite(value: Any) -> Any:

@@ -139,24 +139,21 @@ class ParquetReader:
             pl.len().cast(pl.Int64).alias("n")
         )
 
-    @staticmethod
-    def _escaped(frame: pl.DataFrame) -> pl.DataFrame:
-        """Metric columns renamed so none is taken for run_key (``_decode.metric_column``)."""
-        renames = {c: _decode.metric_column(c) for c in frame.columns if c not in STRUCTURAL}
-        return frame.rename({a: b for a, b in renames.items() if a != b})
-
     def read_numeric(
         self, run_keys: Sequence[str] | None = None, *, table: str = "metrics"
     ) -> pl.DataFrame:
         if table == "metrics":
-            frame = self._escaped(self.metrics).with_columns(self._key_expr())
+            # Metric columns renamed so none is taken for run_key (_decode.metric_column).
+            frame = _decode.escape_metrics(self.metrics, keep=STRUCTURAL).with_columns(
+                self._key_expr()
+            )
         else:
             side = self.side(table)
             if side is None:
                 return pl.DataFrame(
                     schema={"run_key": pl.String, "step": pl.Int64, "timestamp": pl.String}
                 )
-            frame = self._escaped(side).with_columns(
+            frame = _decode.escape_metrics(side, keep=STRUCTURAL).with_columns(
                 pl.col(self._side_key(side)).cast(pl.String).alias("run_key")
             )
         if run_keys is not None:
