@@ -17,7 +17,7 @@ from __future__ import annotations
 import json
 import math
 import threading
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 import orjson
@@ -203,6 +203,11 @@ class KeyScanner:
             run = run if run is None else str(run)
             with self._lock_of(run):
                 self._feed_run(run, part.get_column(text))
+
+    def feed_payloads(self, run: Any, payloads: Sequence[bytes | str | None]) -> None:
+        """Scan raw payloads (TEXT or BLOB values) of one run."""
+        text = pl.Series("t", payloads, dtype=pl.Binary).cast(pl.String)
+        self.feed(pl.DataFrame({"run_key": [run] * len(text), "t": text}))
 
     def _exact(self, run: str | None, rows: pl.Series) -> int:
         known = self.known.setdefault(run, set())

@@ -243,10 +243,12 @@ class SqliteReader:
         )
         return self.execute(sql).fetchall()
 
-    def _index_columns(self, table: str) -> list[list[str]]:
+    def _index_columns(self, table: str, con: sqlite3.Connection | None = None) -> list[list[str]]:
+        """The column lists of ``table``'s indexes (on ``con``, e.g. a worker's, if given)."""
+        run = self.execute if con is None else con.execute
         out = []
-        for row in self.execute(f"PRAGMA index_list({_q(table)})").fetchall():
-            out.append([c[2] for c in self.execute(f"PRAGMA index_info({_q(row[1])})").fetchall()])
+        for row in run(f"PRAGMA index_list({_q(table)})").fetchall():
+            out.append([c[2] for c in run(f"PRAGMA index_info({_q(row[1])})").fetchall()])
         return out
 
     def _run_index_from_indexes(self, key: str) -> list[tuple[Any, ...]] | None:
@@ -398,8 +400,7 @@ class SqliteReader:
                 (lo, hi),
             ).fetchall()
         ]
-        text = pl.Series("t", head, dtype=pl.Binary).cast(pl.String)
-        scanner.feed(pl.DataFrame({"run_key": [run] * len(text), "t": text}))
+        scanner.feed_payloads(run, head)
         avg = max(1, sum(len(h) for h in head if h) // max(len(head), 1))
         per = max(256, min(CHUNK_ROWS, WINDOW_BYTES // avg))
         width = max(1, (hi - lo + 1) * per // max(rows, 1))
@@ -432,10 +433,6 @@ class SqliteReader:
             f" WHERE {key} = ? AND rowid >= ? AND rowid < ?"
         )
 
-        def feed_rows(run: Any, payloads: Sequence[Any]) -> None:
-            text = pl.Series("t", payloads, dtype=pl.Binary).cast(pl.String)
-            scanner.feed(pl.DataFrame({"run_key": [run] * len(text), "t": text}))
-
         def scan(window: _Window) -> None:
             kind, runs, a, b = window
             if self._cancelled.is_set():
@@ -445,7 +442,7 @@ class SqliteReader:
                 if kind == "run":  # one run among others: its rows through the index
                     cur = con.execute(by_run, (runs[0], a, b))
                     while rows := cur.fetchmany(CHUNK_ROWS):
-                        feed_rows(runs[0], [r[0] for r in rows])
+                        scanner.feed_payloads(runs[0], [r[0] for r in rows])
                 elif kind == "keyed":  # no index on the run key: every row with its key
                     marks = ",".join("?" * len(runs))
                     rows = con.execute(f"{keyed} AND {key} IN ({marks})", (a, b, *runs)).fetchall()
@@ -463,15 +460,12 @@ class SqliteReader:
                     blob, n = con.execute(joined, (a, b)).fetchone()
                     if n and not scanner.feed_blob(runs[0], blob, n):
                         # A payload holds a newline itself: take these rows one by one.
-                        feed_rows(runs[0], [r[0] for r in con.execute(single, (a, b))])
+                        scanner.feed_payloads(runs[0], [r[0] for r in con.execute(single, (a, b))])
             finally:
                 free.put(con)
 
         def plan(planner: sqlite3.Connection) -> Iterator[_Window]:
-            indexed = any(
-                planner.execute(f"PRAGMA index_info({_q(ix[1])})").fetchone()[2:3] == (key,)
-                for ix in planner.execute(f"PRAGMA index_list({_q(table)})").fetchall()
-            )
+            indexed = any(cols[:1] == [key] for cols in self._index_columns(table, planner))
             for group in groups:
                 if self._cancelled.is_set():
                     return
