@@ -9,18 +9,7 @@ import polars as pl
 
 from trackio_tool.sources import ProjectFiles
 from trackio_tool.store.parquet import ParquetReader
-from trackio_tool.store.sqlite import SqliteReader
-
-RUN_INDEX_SCHEMA = {
-    "run_key": pl.String,
-    "run_id": pl.String,
-    "run_name": pl.String,
-    "rows": pl.Int64,
-    "step_min": pl.Int64,
-    "step_max": pl.Int64,
-    "first": pl.String,
-    "last": pl.String,
-}
+from trackio_tool.store.sqlite import RUN_INDEX_SCHEMA, SqliteReader
 
 
 class Project:

@@ -29,6 +29,17 @@ STRUCTURAL = frozenset({"id", "run_id", "run_name", "step", "timestamp", "log_id
 CHUNK_ROWS = 50_000
 WINDOW_BYTES = 4 << 20  # payload bytes per group_concat window
 _SQLITE_MAGIC = b"SQLite format 3\x00"
+# One row per run, whatever the format (Project.run_index casts every reader's to it).
+RUN_INDEX_SCHEMA: dict[str, Any] = {
+    "run_key": pl.String,
+    "run_id": pl.String,
+    "run_name": pl.String,
+    "rows": pl.Int64,
+    "step_min": pl.Int64,
+    "step_max": pl.Int64,
+    "first": pl.String,
+    "last": pl.String,
+}
 _Span = tuple[Any, int, int, int]  # run key, first rowid, last rowid, rows
 # (kind, run keys, from rowid, to rowid exclusive). Kinds: "joined", one run alone in
 # the range; "run", one run among others, read through an index on the run key;
@@ -220,17 +231,7 @@ class SqliteReader:
     def run_index(self) -> pl.DataFrame:
         """One row per run in ``metrics``, in the order runs started."""
         key = self.run_key_column
-        schema = {
-            "run_key": pl.String,
-            "run_id": pl.String,
-            "run_name": pl.String,
-            "rows": pl.Int64,
-            "step_min": pl.Int64,
-            "step_max": pl.Int64,
-            "first": pl.String,
-            "last": pl.String,
-            "first_id": pl.Int64,
-        }
+        schema = {**RUN_INDEX_SCHEMA, "first_id": pl.Int64}
         rows = self._run_index_from_indexes(key) or self._run_index_by_scan(key)
         return pl.DataFrame(rows, schema=schema, orient="row").sort("first_id").drop("first_id")
 
