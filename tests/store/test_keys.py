@@ -57,8 +57,9 @@ def test_scanner_blob_is_exact(rows: list[dict[str, Any]], style: str, learn: in
     assert set(scanner.pairs().iter_rows()) == _want(["r"] * len(rows), rows)
 
 
-def test_member_pattern_refuses_what_it_cannot_vouch_for() -> None:
-    pattern = _decode.member_pattern(["a", "b"])
+@pytest.mark.parametrize("ascii_only", [False, True])
+def test_member_pattern_refuses_what_it_cannot_vouch_for(ascii_only: bool) -> None:
+    pattern = _decode.member_pattern(["a", "b"], ascii_only=ascii_only)
     ok = ['{"a":1}', '{"a" : 1, "b": "NaN"}', '{"b":{"x":1,"a":[1,2]}}', '{"a":[1,"x"]}', "{}"]
     refused = [
         '{"a":1,"c":2}',  # another key
@@ -71,9 +72,32 @@ def test_member_pattern_refuses_what_it_cannot_vouch_for() -> None:
     assert got == [True] * len(ok) + [False] * len(refused)
     assert (
         pl.Series(['{"a":1}\n{"b":2}'])
-        .str.contains(_decode.member_pattern(["a", "b"], lines=True))
+        .str.contains(_decode.member_pattern(["a", "b"], lines=True, ascii_only=ascii_only))
         .item()
     )
+
+
+def test_ascii_pattern_is_a_faster_subset_and_non_ascii_rows_still_pass() -> None:
+    """The ASCII-only pattern refuses non-ASCII strings; the full one takes them, so a
+    window of such rows is still certified in one match, not read row by row."""
+    rows = ['{"a":"café"}', '{"b":{"x":"日本"}}', '{"a":["ü",1]}']
+    texts = pl.Series(rows)
+    fast = texts.str.contains(_decode.member_pattern(["a", "b"], ascii_only=True))
+    full = texts.str.contains(_decode.member_pattern(["a", "b"]))
+    assert fast.to_list() == [False] * 3
+    assert full.to_list() == [True] * 3
+    assert _decode._certified(texts, {"a", "b"}).to_list() == [True] * 3
+    ascii_rows = pl.Series(['{"a":1,"b":"x y"}', '{"a":{"q":[1,"z"]}}'])
+    assert _decode._certified(ascii_rows, {"a", "b"}).to_list() == [True, True]
+    assert _decode._certified(pl.Series(['{"a":1,"c":"é"}']), {"a"}).to_list() == [False]
+
+    scanner = _decode.KeyScanner()
+    scanner.feed(pl.DataFrame({"run_key": ["r"], "t": ['{"a":1,"b":2}']}))
+    blob = "\n".join(rows).encode()
+    assert scanner.feed_blob("r", blob, len(rows))
+    assert set(scanner.pairs().iter_rows()) == {("r", "a"), ("r", "b")}
+    assert scanner.feed_blob("r", blob + '\n{"cé":1}'.encode(), len(rows) + 1)
+    assert set(scanner.pairs().iter_rows()) == {("r", "a"), ("r", "b"), ("r", "cé")}
 
 
 def test_blob_with_a_newline_inside_a_payload_is_refused() -> None:

@@ -136,14 +136,22 @@ def top_level_keys(frame: pl.DataFrame, *, key: str, text: str) -> pl.DataFrame:
 
 # -- per-run key sets, learnt and then certified --------------------------------
 # No part of these patterns can match a newline, so lines of a joined blob are
-# matched one by one (see ``KeyScanner.feed_blob``).
-_JSON_STRING = r'"[^"\\\n]*"'
-_JSON_VALUE = (
-    rf"(?:{_JSON_STRING}|[-+0-9.eEa-zA-Z]+"  # strings, numbers, NaN/Infinity, true/false/null
-    rf'|\{{(?:[^{{}}"\\\n]|{_JSON_STRING})*\}}'  # an object one level deep
-    rf'|\[(?:[^\[\]{{}}"\\\n]|{_JSON_STRING})*\])'  # a list one level deep
-)
+# matched one by one (see ``KeyScanner.feed_blob``). Each comes in two alphabets:
+# printable ASCII, which the regex engine runs ~1.5x faster, and any character;
+# the first is a subset of the second, so both vouch for the same rows.
+_STRING_CHAR = {True: r"[ !#-\[\]-~]", False: r'[^"\\\n]'}  # no quote, no backslash
+_OBJECT_CHAR = {True: r"[ !#-\[\]-z|~]", False: r'[^{}"\\\n]'}  # ... no brace either
+_LIST_CHAR = {True: r"[ !#-Z^-z|~]", False: r'[^\[\]{}"\\\n]'}  # ... no bracket either
 _HEAD_ROWS = 256
+
+
+def _json_value(ascii_only: bool) -> str:
+    string = f'"{_STRING_CHAR[ascii_only]}*"'
+    return (
+        rf"(?:{string}|[-+0-9.eEa-zA-Z]+"  # strings, numbers, NaN/Infinity, true/false/null
+        rf"|\{{(?:{_OBJECT_CHAR[ascii_only]}|{string})*\}}"  # an object one level deep
+        rf"|\[(?:{_LIST_CHAR[ascii_only]}|{string})*\])"  # a list one level deep
+    )
 
 
 def _regex_literal(text: str) -> str:
@@ -152,15 +160,16 @@ def _regex_literal(text: str) -> str:
     )
 
 
-def _member_object(keys: Iterable[str]) -> str:
+def _member_object(keys: Iterable[str], ascii_only: bool) -> str:
     safe = sorted(k for k in keys if all(c not in '"\\' and c >= " " for c in k))
     if not safe:
         return r"\{ ?\}"
-    member = '"(?:' + "|".join(_regex_literal(k) for k in safe) + rf')" ?: ?{_JSON_VALUE}'
+    names = "|".join(_regex_literal(k) for k in safe)
+    member = f'"(?:{names})" ?: ?{_json_value(ascii_only)}'
     return rf"\{{ ?(?:{member}(?: ?, ?{member})*)? ?\}}"
 
 
-def member_pattern(keys: Iterable[str], *, lines: bool = False) -> str:
+def member_pattern(keys: Iterable[str], *, lines: bool = False, ascii_only: bool = False) -> str:
     """A regex matching exactly the JSON objects whose top-level keys all are in ``keys``.
 
     It is a sub-grammar of JSON (strings without escapes, scalars, objects and
@@ -169,10 +178,30 @@ def member_pattern(keys: Iterable[str], *, lines: bool = False) -> str:
     match (escapes, deeper nesting, other keys) prove nothing and are read
     exactly by the caller. Keys that need escaping in JSON cannot occur in an
     escape-free row and are left out. ``lines=True``: a whole newline-joined
-    blob of such objects.
+    blob of such objects. ``ascii_only=True``: the same grammar, with strings
+    of printable ASCII only (a faster first try).
     """
-    obj = _member_object(keys)
+    obj = _member_object(keys, ascii_only)
     return rf"\A(?:{obj}\n)*{obj}\z" if lines else rf"\A{obj}\z"
+
+
+def _certified(text: pl.Series, keys: set[str], *, lines: bool = False) -> pl.Series:
+    """Which values of ``text`` ``member_pattern(keys)`` vouches for (ASCII pattern first)."""
+    ok = text.str.contains(member_pattern(keys, lines=lines, ascii_only=True))
+    if ok.all():
+        return ok
+    return ok | text.str.contains(member_pattern(keys, lines=lines))
+
+
+def _blob_series(blob: bytes) -> pl.Series:
+    """A joined blob as a String Series, padded with an empty object ``{}``.
+
+    polars keeps a one-value Series as a scalar column when it evaluates an
+    expression, and copies the scalar's whole string each time (measured: ~2
+    extra copies of every 4 MB blob). Two values keep it a plain column; the
+    pad is a key-less object, which every pattern vouches for.
+    """
+    return pl.Series("t", [blob, b"{}"], dtype=pl.Binary).cast(pl.String)
 
 
 class KeyScanner:
@@ -225,7 +254,7 @@ class KeyScanner:
             rows = rows.slice(_HEAD_ROWS)
         while len(rows):
             try:
-                matched = rows.str.contains(member_pattern(self.known[run]))
+                matched = _certified(rows, self.known[run])
             except pl.exceptions.PolarsError:  # e.g. a pattern over the regex size limit
                 self._exact(run, rows)
                 return
@@ -246,19 +275,19 @@ class KeyScanner:
         rows and scanned row by row. False: a payload holds a newline itself, so
         the blob cannot be split; the caller feeds those rows one by one.
         """
-        text = pl.Series("t", [blob], dtype=pl.Binary).cast(pl.String)
+        text = _blob_series(blob)
         with self._lock_of(run):
             known = set(self.known.get(run, ()))
         if known:
             try:
-                if text.str.contains(member_pattern(known, lines=True)).item():
+                if _certified(text, known, lines=True)[0]:
                     return True
             except pl.exceptions.PolarsError:
                 pass
         if blob.count(b"\n") != rows - 1:
             return False
         with self._lock_of(run):
-            self._feed_run(run, text.str.split("\n").explode())
+            self._feed_run(run, text.str.split("\n").explode().head(-1))  # without the pad
         return True
 
     def pairs(self) -> pl.DataFrame:
