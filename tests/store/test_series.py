@@ -3,6 +3,7 @@ smoothing and shape-preserving downsampling."""
 
 from __future__ import annotations
 
+import json
 import math
 import sqlite3
 from pathlib import Path
@@ -161,6 +162,43 @@ def test_metrics_named_like_internal_columns_are_plotted(tmp_path: Path) -> None
         assert_frame_equal(
             _floats(numeric.read_float_series(project)), _floats(project.read_numeric())
         )
+
+
+def test_pattern_like_names_at_any_depth_are_read_and_plotted(tmp_path: Path) -> None:
+    """``*`` and ``^a$`` are names, not polars column patterns, top-level or nested,
+    on the fast path and on the exact one (a string leaf forces the exact path)."""
+    db = tmp_path / "patterns.db"
+    shutil_copy(FIXTURES / "trackio-0.43.0" / "toyproj-edge.db", db)
+    con = sqlite3.connect(db)
+    with con:
+        con.execute("DELETE FROM metrics")
+        con.executemany(
+            "INSERT INTO metrics (run_id, timestamp, run_name, step, metrics) VALUES (?,?,?,?,?)",
+            [
+                (
+                    "rid",
+                    "2026-01-01T00:00:00+00:00",
+                    "run",
+                    i,
+                    json.dumps({"*": i, "^a$": 2 * i, "m": {"*": 3 * i, "^b$": str(4 * i)}}),
+                )
+                for i in range(5)
+            ],
+        )
+    con.close()
+    (files,) = resolve_sources([str(db)])
+    got = {t.metric: t.y.to_list() for t in series.collect([files]).traces}
+    assert got == {
+        "*": [float(i) for i in range(5)],
+        "^a$": [2.0 * i for i in range(5)],
+        "m/*": [3.0 * i for i in range(5)],
+        "m/^b$": [4.0 * i for i in range(5)],
+    }
+    with open_project(files) as project:
+        assert_frame_equal(
+            _floats(numeric.read_float_series(project)), _floats(project.read_numeric())
+        )
+        assert set(project.metric_keys(None).get_column("metric")) == {"*", "^a$", "m"}
 
 
 def test_parquet_metric_named_run_key_is_plotted(tmp_path: Path) -> None:

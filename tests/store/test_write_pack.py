@@ -142,3 +142,14 @@ def test_payload_media_paths_both_styles() -> None:
         b'{"a": {"_type": "trackio.image", "file_path": "media/other/gamma/0/x.png"},'
         b' "b":{"file_path":"other/gamma/1/y.png"}, "c": "file_path"}'
     )
+
+
+def test_keys_that_look_like_patterns_are_packed() -> None:
+    """Keys ``*`` or ``^a$``, top-level or nested, are names, not column patterns
+    (polars panicked on a nested ``*``; ``pl.col("^a$")`` would pick column ``a``)."""
+    rows = [
+        {"a": 0, "*": 1, "^a$": 2.5, "m": {"*": 1.5, "^a$": 2, "b": {"*": "x"}}},
+        {"a": 9, "*": 3, "^a$": None, "m": {"*": 3.0, "^a$": 4, "b": {"*": "y"}}},
+    ]
+    want = [trackio_json({k: v for k, v in r.items() if v is not None}) for r in rows]
+    assert packed(rows) == want

@@ -409,17 +409,40 @@ def type_leaf(s: pl.Series) -> pl.Series | None:
     """
     if s.dtype != pl.String:
         return None
+    # Many Series methods run as ``pl.col(name)``: a leaf called "*" or "^a$"
+    # would select nothing (or everything). Work under a plain name.
+    name, s = s.name, s.alias("leaf")
     present = s.drop_nulls()
     if present.is_empty():
         return None
     if present.str.contains(_INT_TEXT).all():
         as_int = s.cast(pl.Int64, strict=False)
         if as_int.null_count() == s.null_count():
-            return as_int
+            return as_int.alias(name)
     as_float = s.cast(pl.Float64, strict=False)
     if as_float.null_count() == len(as_float):
         return None
-    return as_float
+    return as_float.alias(name)
+
+
+def struct_fields(s: pl.Series) -> list[tuple[str, pl.Series]]:
+    """``(name, values)`` per field of a struct Series, by position.
+
+    The values carry plain names (``f0``, ``f1``...): many Series methods run as
+    ``pl.col(series.name)``, and polars reads a name such as ``*`` or ``^a$`` as
+    a pattern (``struct.field("*")`` even panics in polars 2.1).
+    """
+    assert isinstance(s.dtype, pl.Struct)
+    names = [f.name for f in s.dtype.fields]
+    plain = s.alias("s").struct.rename_fields([f"f{i}" for i in range(len(names))])
+    return list(zip(names, plain.struct.unnest().get_columns(), strict=True))
+
+
+def struct_field_exprs(value: pl.Expr, dtype: pl.Struct) -> list[tuple[str, pl.Expr]]:
+    """``(name, expression)`` per field of a struct expression, safe for any name."""
+    names = [f.name for f in dtype.fields]
+    safe = value.struct.rename_fields([f"f{i}" for i in range(len(names))])
+    return [(name, safe.struct.field(f"f{i}")) for i, name in enumerate(names)]
 
 
 def flatten_numeric(frame: pl.DataFrame, *, sep: str = "/") -> pl.DataFrame:
@@ -432,11 +455,10 @@ def flatten_numeric(frame: pl.DataFrame, *, sep: str = "/") -> pl.DataFrame:
 
     def visit(name: str, s: pl.Series) -> None:
         if isinstance(s.dtype, pl.Struct):
-            fields = [f.name for f in s.dtype.fields]
-            if "_type" in fields:
+            if "_type" in [f.name for f in s.dtype.fields]:
                 return
-            for f in fields:
-                visit(f"{name}{sep}{f}", s.struct.field(f))
+            for field, f in struct_fields(s):
+                visit(f"{name}{sep}{field}", f)
             return
         typed = type_leaf(s)
         if typed is not None:

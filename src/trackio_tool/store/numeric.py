@@ -214,12 +214,6 @@ def _merge(fields: dict[str, pl.DataType], obj: dict[str, Any]) -> bool:
     return grew
 
 
-def _fields(s: pl.Series) -> list[pl.Series]:
-    """A struct's fields by position: names such as ``*`` or ``^a$`` mean
-    something else to polars expressions (``struct.field``)."""
-    return s.struct.unnest().get_columns()
-
-
 def _present(s: pl.Series) -> pl.Series:
     """Per row: the keys a decoded object holds, at any depth (itself not counted).
 
@@ -227,7 +221,7 @@ def _present(s: pl.Series) -> pl.Series:
     with more values than its text has keys.
     """
     count = pl.repeat(0, len(s), dtype=pl.UInt32, eager=True)
-    for f in _fields(s):
+    for _, f in _decode.struct_fields(s):
         here = f.is_not_null()
         count = count + here.cast(pl.UInt32)
         if isinstance(f.dtype, pl.Struct):
@@ -335,12 +329,17 @@ def _decode_fast(
 def _captured(s: pl.Series) -> int:
     """Total of ``_present``: values under a decoded struct column, itself not counted."""
     return (
-        int(_present(s).sum()) if _nested(s) else sum(len(f) - f.null_count() for f in _fields(s))
+        int(_present(s).sum())
+        if _nested(s)
+        else sum(len(f) - f.null_count() for _, f in _decode.struct_fields(s))
     )
 
 
 def _nested(s: pl.Series) -> bool:
-    return any(isinstance(f.dtype, pl.Struct) for f in _fields(s))
+    dtype = s.dtype
+    return isinstance(dtype, pl.Struct) and any(
+        isinstance(f.dtype, pl.Struct) for f in dtype.fields
+    )
 
 
 def _rows(n: int) -> pl.Series:
@@ -356,8 +355,8 @@ def _flatten(values: pl.Series, *, restore: bool = False) -> pl.DataFrame:
         if isinstance(dt, pl.Struct):
             if "_type" in [f.name for f in dt.fields]:
                 return  # media, tables, histograms
-            for f in _fields(s):
-                visit(f"{name}/{f.name}", f)
+            for field, f in _decode.struct_fields(s):
+                visit(f"{name}/{field}", f)
             return
         if dt == pl.Float64:
             out.append(s.alias(name))
@@ -366,8 +365,9 @@ def _flatten(values: pl.Series, *, restore: bool = False) -> pl.DataFrame:
             if typed is not None:
                 out.append(typed.cast(pl.Float64).alias(name))
 
-    for f in _fields(values):  # top-level keys are metrics even when one is called _type
-        visit(f.name, f)
+    # Top-level keys are metrics even when one is called _type.
+    for field, f in _decode.struct_fields(values):
+        visit(field, f)
     if not out:
         return pl.DataFrame(schema={})
     frame = pl.DataFrame(out)

@@ -110,12 +110,16 @@ class ParquetReader:
     def metric_keys(self, run_keys: Sequence[str] | None = None) -> pl.DataFrame:
         """Columns with at least one non-null value, per run."""
         cols = self.metric_columns
-        frame = self.metrics.select(self._key_expr(), *cols)
+        # Columns by name and position, never pl.col(name): a metric may be "*" or "^a$".
+        key = self.metrics.select(self._key_expr()).to_series()
+        frame = pl.DataFrame([key, *(self.metrics.get_column(c) for c in cols)])
         if run_keys is not None:
             frame = frame.filter(pl.col("run_key").is_in(list(run_keys)))
         if not cols:
             return pl.DataFrame(schema={"run_key": pl.String, "metric": pl.String})
-        present = frame.group_by("run_key").agg(pl.col(c).is_not_null().any() for c in cols)
+        present = frame.group_by("run_key").agg(
+            pl.nth(i).is_not_null().any() for i in range(1, len(cols) + 1)
+        )
         return (
             present.unpivot(index="run_key", variable_name="metric", value_name="present")
             .filter(pl.col("present"))
@@ -171,7 +175,10 @@ class ParquetReader:
                 else pl.lit(None, dtype=pl.String)
             ).alias("timestamp"),
         )
-        values = frame.select(c for c in frame.columns if c not in STRUCTURAL and c != "run_key")
+        # By name, not select(name): a metric may be called "*" or "^a$".
+        values = pl.DataFrame(
+            [frame.get_column(c) for c in frame.columns if c not in STRUCTURAL and c != "run_key"]
+        )
         numeric = _numeric_columns(values)
         return pl.concat([base, numeric], how="horizontal") if numeric.width else base
 
@@ -205,11 +212,10 @@ def _numeric_columns(frame: pl.DataFrame) -> pl.DataFrame:
     def visit(name: str, s: pl.Series) -> None:
         dt = s.dtype
         if isinstance(dt, pl.Struct):
-            fields = [f.name for f in dt.fields]
-            if "_type" in fields:
+            if "_type" in [f.name for f in dt.fields]:
                 return
-            for f in fields:
-                visit(f"{name}/{f}", s.struct.field(f))
+            for field, f in _decode.struct_fields(s):
+                visit(f"{name}/{field}", f)
         elif dt.is_integer():
             out.append(s.cast(pl.Int64).alias(name))
         elif dt.is_float():

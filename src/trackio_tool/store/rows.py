@@ -23,6 +23,7 @@ from typing import IO, TYPE_CHECKING, Any, cast
 import orjson
 import polars as pl
 
+from trackio_tool.store import _decode
 from trackio_tool.store._schema import DEFAULTS, JSON_COLUMNS, quote
 from trackio_tool.store.parquet import ParquetReader, read_parquet_file
 from trackio_tool.store.sqlite import SqliteReader, _prefetch
@@ -166,7 +167,12 @@ def _value_json(value: pl.Expr, dtype: PolarsDataType, media_to: str | None = No
         )
     if isinstance(dtype, pl.Struct):
         return _object_json(
-            [(f.name, value.struct.field(f.name), f.dtype) for f in dtype.fields],
+            [
+                (name, expr, f.dtype)
+                for (name, expr), f in zip(
+                    _decode.struct_field_exprs(value, dtype), dtype.fields, strict=True
+                )
+            ],
             null_if=value.is_null(),
             media_to=media_to,
         )
@@ -223,8 +229,8 @@ def _object_json(
     return text if null_if is None else pl.when(null_if).then(None).otherwise(text)
 
 
-def _dense_expr(series: pl.Series) -> tuple[pl.Expr, pl.Expr | None, int] | None:
-    """A column polars' JSON writer can encode as Trackio would.
+def _dense_expr(series: pl.Series, col: pl.Expr) -> tuple[pl.Expr, pl.Expr | None, int] | None:
+    """A column polars' JSON writer can encode as Trackio would (``col`` selects it).
 
     Returns the expression, a mask of rows given a sentinel (non-finite floats)
     and how many. Dense means a scalar type and no nulls (a null is a missing
@@ -234,12 +240,11 @@ def _dense_expr(series: pl.Series) -> tuple[pl.Expr, pl.Expr | None, int] | None
     dtype = series.dtype
     if series.name == "" or series.null_count():
         return None
-    col = pl.col(series.name)
     if dtype.is_integer() or dtype in (pl.Boolean, pl.String):
-        return col, None, 0
+        return col.alias(series.name), None, 0
     if not dtype.is_float():
         return None
-    x = series.cast(pl.Float64)
+    x = series.alias("x").cast(pl.Float64)
     nonfinite = len(x) - int(x.is_finite().sum())
     expr = col.cast(pl.Float64)
     if not nonfinite:
@@ -276,6 +281,8 @@ def pack_json(
     writer; the rest by per-column expressions joined with ``concat_str``.
     """
     schema = frame.schema
+    # Columns by position: pl.col("*") or pl.col("^a$") would be patterns.
+    position = {c: i for i, c in enumerate(frame.columns)}
     parts: list[pl.Expr] = []
     group: list[pl.Expr] = []
     masks: list[pl.Expr] = []
@@ -290,7 +297,8 @@ def pack_json(
             group.clear()
 
     for c in columns:
-        dense = None if keep_null is not None and keep_null(c) else _dense_expr(frame[c])
+        col = pl.nth(position[c])
+        dense = None if keep_null is not None and keep_null(c) else _dense_expr(frame[c], col)
         if dense is not None:
             group.append(dense[0])
             if dense[1] is not None:
@@ -300,7 +308,7 @@ def pack_json(
         dense_only = False
         flush()
         parts.append(
-            _field_json(c, pl.col(c), schema[c], keep_null=keep_null, media_to=media_to, top=True)
+            _field_json(c, col, schema[c], keep_null=keep_null, media_to=media_to, top=True)
         )
     if dense_only and group:
         text_expr = pl.struct(list(group)).struct.json_encode()
@@ -316,7 +324,9 @@ def pack_json(
     if int(marked.str.count_matches(_SENTINEL_RE).sum()) != substituted:
         # Some logged value or string spells a sentinel: take the general path.
         fields = [
-            _field_json(c, pl.col(c), schema[c], keep_null=keep_null, media_to=media_to, top=True)
+            _field_json(
+                c, pl.nth(position[c]), schema[c], keep_null=keep_null, media_to=media_to, top=True
+            )
             for c in columns
         ]
         inner = pl.concat_str(fields, separator=",", ignore_nulls=True) if fields else pl.lit("")

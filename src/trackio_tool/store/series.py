@@ -534,7 +534,7 @@ def collect(
                 has_x = xs.is_not_null().to_numpy()
                 xa = xs.to_numpy()
                 for metric in wanted:
-                    ys = part.get_column(metric)
+                    ys = part.get_column(metric).alias("y")  # "^a$" is a pattern to polars
                     present = ys.is_not_null().to_numpy() & has_x
                     if not present.any():
                         continue

@@ -1,0 +1,78 @@
+"""Metric and nested key names that polars would read as patterns (``*``, ``^a$``) stay names."""
+
+from __future__ import annotations
+
+import polars as pl
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from trackio_tool.store import _decode
+from trackio_tool.store.parquet import _numeric_columns
+
+NESTED = {"*": 1.5, "^a$": 2, "x": {"*": 3.0}}
+
+
+def test_flatten_numeric_keeps_pattern_like_nested_keys() -> None:
+    frame = _decode.decode_payloads(pl.Series(['{"m":{"*":1.5,"^a$":2,"x":{"*":3.0}}}']))
+    flat = _decode.flatten_numeric(frame)
+    assert flat.to_dicts() == [{"m/*": 1.5, "m/^a$": 2, "m/x/*": 3.0}]
+
+
+def test_parquet_numeric_columns_keep_pattern_like_nested_keys(tmp_path) -> None:
+    path = tmp_path / "p.parquet"
+    pq.write_table(pa.Table.from_pylist([{"m": NESTED}]), path)
+    got = _numeric_columns(pl.read_parquet(path))
+    assert got.to_dicts() == [{"m/*": 1.5, "m/^a$": 2, "m/x/*": 3.0}]
+
+
+def test_struct_field_helpers_by_position() -> None:
+    s = pl.Series("v", [NESTED])
+    assert [name for name, _ in _decode.struct_fields(s)] == ["*", "^a$", "x"]
+    assert [f.to_list() for _, f in _decode.struct_fields(s)] == [[1.5], [2], [{"*": 3.0}]]
+    assert isinstance(s.dtype, pl.Struct)
+    exprs = _decode.struct_field_exprs(pl.col("v"), s.dtype)
+    got = s.to_frame().select(e.alias(name) for name, e in exprs)
+    assert got.row(0) == (1.5, 2, {"*": 3.0})
+
+
+def test_parquet_analyze_keys_pattern_like_columns(tmp_path) -> None:
+    from trackio_tool.sources import resolve_sources
+    from trackio_tool.store import open_project
+
+    path = tmp_path / "p.parquet"
+    pl.DataFrame(
+        {
+            "id": [1, 2],
+            "timestamp": ["2026-01-01T00:00:00"] * 2,
+            "run_name": ["r1", "r2"],
+            "step": [0, 1],
+            "a": [1.0, None],
+            "*": [None, 2.0],
+            "^a$": [3.0, None],
+        }
+    ).write_parquet(path)
+    (files,) = resolve_sources([str(path)])
+    with open_project(files) as project:
+        got = set(project.metric_keys(None).iter_rows())
+    assert got == {("r1", "a"), ("r1", "^a$"), ("r2", "*")}
+
+
+def test_parquet_pattern_like_columns_are_plotted(tmp_path) -> None:
+    from trackio_tool.sources import resolve_sources
+    from trackio_tool.store import series
+
+    path = tmp_path / "p.parquet"
+    pl.DataFrame(
+        {
+            "id": [1, 2],
+            "timestamp": ["2026-01-01T00:00:00"] * 2,
+            "run_name": ["r1", "r1"],
+            "step": [0, 1],
+            "a": [1.0, 2.0],
+            "*": [5.0, 6.0],
+            "^a$": [3.0, 4.0],
+        }
+    ).write_parquet(path)
+    (files,) = resolve_sources([str(path)])
+    got = {t.metric: t.y.to_list() for t in series.collect([files]).traces}
+    assert got == {"a": [1.0, 2.0], "*": [5.0, 6.0], "^a$": [3.0, 4.0]}
