@@ -92,6 +92,9 @@ def main() -> None:
         remote = sys.modules.get("trackio_tool.sources.remote")
         if remote is not None:
             remote.close_all()
+        early = sys.modules.get("trackio_tool.store._early")
+        if early is not None:
+            early.finish()  # no early query outlives its command
 
 
 def _fail(message: str) -> None:

@@ -31,16 +31,22 @@ def analyze(
 
     Example: trackio-tool analyze ~/.cache/huggingface/trackio/myproj.db --run alpha,beta
     """
+    from trackio_tool.sources._args import split_source_args
+    from trackio_tool.store import _early
+
+    specs = split_source_args(sources or [])
+    for spec in specs:  # local .db files: their run spans are read while we import
+        _early.start(spec)
     from trackio_tool.commands import _output, _progress
 
     _progress.enable(quiet or json_)
-    from trackio_tool.sources import resolve_sources, split_source_args
+    from trackio_tool.sources import resolve_sources
     from trackio_tool.store import open_project, summarize
     from trackio_tool.store.select import split_selectors
 
     selectors = split_selectors(run)
     summaries = []
-    for files in resolve_sources(split_source_args(sources or [])):
+    for files in resolve_sources(specs):
         with open_project(files, refresh=refresh, quiet=quiet or json_) as project:
             summaries.append(summarize(project, runs=selectors, media=media, with_config=not json_))
     if json_:

@@ -105,17 +105,23 @@ def plot(
 
     Example: trackio-tool plot a.db b.db -o runs.png --metric 'train/*' --smooth 20
     """
+    from trackio_tool.sources._args import split_source_args
+    from trackio_tool.store import _early
+
+    specs = split_source_args(sources)
+    for spec in specs:  # local .db files: their run spans are read while we import
+        _early.start(spec)
     from trackio_tool.commands import _charts, _output, _progress
 
     _progress.enable(quiet)
-    from trackio_tool.sources import resolve_sources, split_source_args
+    from trackio_tool.sources import resolve_sources
     from trackio_tool.store import series
     from trackio_tool.store.select import split_selectors
 
     target = _charts.check_target(output)
     with _charts.Exporter(target) as exporter:
         data = series.collect(
-            resolve_sources(split_source_args(sources)),
+            resolve_sources(specs),
             runs=split_selectors(run),
             metrics=series.split_patterns(metric),
             x=x.value,

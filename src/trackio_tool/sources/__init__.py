@@ -13,12 +13,12 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from trackio_tool.sources._args import split_source_args
     from trackio_tool.sources._layout import (
         ProjectFiles,
         canonical_project_name,
         default_trackio_dir,
         resolve_sources,
-        split_source_args,
     )
     from trackio_tool.sources.remote import close_all, configure, download_files
 
@@ -38,7 +38,7 @@ _HOMES = {
     "canonical_project_name": "trackio_tool.sources._layout",
     "default_trackio_dir": "trackio_tool.sources._layout",
     "resolve_sources": "trackio_tool.sources._layout",
-    "split_source_args": "trackio_tool.sources._layout",
+    "split_source_args": "trackio_tool.sources._args",
     "close_all": "trackio_tool.sources.remote",
     "configure": "trackio_tool.sources.remote",
     "download_files": "trackio_tool.sources.remote",

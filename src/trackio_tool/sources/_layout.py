@@ -5,7 +5,7 @@ from __future__ import annotations
 import difflib
 import os
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
@@ -103,20 +103,6 @@ class ProjectFiles:
         from trackio_tool.sources.remote import fetch_sqlite
 
         return fetch_sqlite(self, refresh=refresh, quiet=quiet)
-
-
-def split_source_args(values: Iterable[str]) -> list[str]:
-    """Accept the seed's ``a.db,b.db`` form as well as repeated arguments.
-
-    A comma inside a URL's query or a path that exists as such is kept whole.
-    """
-    out: list[str] = []
-    for value in values:
-        if "," in value and not Path(value).expanduser().exists():
-            out.extend(part for part in (p.strip() for p in value.split(",")) if part)
-        elif value.strip():
-            out.append(value.strip())
-    return out
 
 
 def resolve_sources(specs: Sequence[str], *, trackio_dir: Path | None = None) -> list[ProjectFiles]:

@@ -22,7 +22,7 @@ import polars as pl
 
 from trackio_tool import _waiting
 from trackio_tool.errors import CorruptFileError, NotATrackioFileError, SourcePermissionError
-from trackio_tool.store import _decode, _sqlite_ro
+from trackio_tool.store import _decode, _early, _sqlite_ro
 
 RUN_TABLES = ("metrics", "configs", "system_metrics", "alerts", "traces")
 STRUCTURAL = frozenset({"id", "run_id", "run_name", "step", "timestamp", "log_id", "space_id"})
@@ -99,10 +99,11 @@ class SqliteReader:
         self._cancelled = threading.Event()
         self._check_header()
         # A read-only open of a WAL database creates empty -wal/-shm files when
-        # they are missing; remember so close() can remove them again.
-        self._sidecars_before = {
-            sfx: Path(f"{self.path}{sfx}").exists() for sfx in ("-wal", "-shm")
-        }
+        # they are missing; remember so close() can remove them again. If the
+        # command started the run-span query early, its snapshot is the original.
+        self._early, self._sidecars_before = _early.claim(self.path)
+        self._spans: list[tuple[Any, ...]] | None = None
+        self._spans_lock = threading.Lock()
         self.con = self._connect(self.path)
         self._opened = self.path
         try:
@@ -183,6 +184,7 @@ class SqliteReader:
 
     def close(self) -> None:
         self.con.close()
+        _early.release(self._early)  # its connection too must be closed first
         _sqlite_ro.remove_created_sidecars(self.path, self._sidecars_before)
         if self._tmp is not None:
             self._tmp.cleanup()
@@ -265,11 +267,8 @@ class SqliteReader:
             i[:2] for i in indexes
         ]:
             return None
-        base = self.execute(
-            f"SELECT {key}, COUNT(*), MIN(step), MAX(step), MIN(id) FROM metrics GROUP BY {key}"
-        ).fetchall()
         out: list[tuple[Any, ...]] = []
-        for run, count, smin, smax, first_id in base:
+        for run, count, smin, smax, first_id, _ in self._metric_spans():
             names = self.execute(
                 f"SELECT run_name FROM metrics WHERE {key} = ? AND id = ?", (run, first_id)
             ).fetchone()
@@ -365,13 +364,35 @@ class SqliteReader:
                 con.close()
         return scanner.pairs()
 
-    @staticmethod
-    def _run_groups(con: sqlite3.Connection, table: str, key: str) -> list[list[_Span]]:
+    def _metric_spans(self) -> list[tuple[Any, ...]]:
+        """``_early.spans_sql`` for ``metrics``, run once per reader (and maybe early).
+
+        Both the run index and the key scan need it, often at the same moment.
+        """
+        with self._spans_lock:
+            if self._spans is None:
+                key = self.run_key_column
+                spans = self._early.spans(key) if self._early is not None else None
+                if spans is None:
+                    con = self._connect(self._opened)
+                    try:
+                        spans = con.execute(_early.spans_sql(key)).fetchall()
+                    finally:
+                        con.close()
+                self._spans = spans
+            return self._spans
+
+    def _run_groups(self, con: sqlite3.Connection, table: str, key: str) -> list[list[_Span]]:
         """Runs as ``(run, first rowid, last rowid, rows)``, grouped where their ranges overlap."""
-        spans = con.execute(
-            f"SELECT {key}, MIN(rowid), MAX(rowid), COUNT(*) FROM {_q(table)}"
-            f" GROUP BY {key} ORDER BY MIN(rowid)"
-        ).fetchall()
+        if table == "metrics" and key == self.run_key_column and "step" in self.columns[table]:
+            spans = sorted(
+                ((r[0], r[4], r[5], r[1]) for r in self._metric_spans()), key=lambda s: s[1]
+            )
+        else:
+            spans = con.execute(
+                f"SELECT {key}, MIN(rowid), MAX(rowid), COUNT(*) FROM {_q(table)}"
+                f" GROUP BY {key} ORDER BY MIN(rowid)"
+            ).fetchall()
         groups: list[list[_Span]] = []
         end = None
         for span in spans:

@@ -1,0 +1,134 @@
+"""The run-span query started while the CLI imports: same result, never stale, no files left."""
+
+from __future__ import annotations
+
+import shutil
+import sqlite3
+import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import FIXTURES, CliResult
+from trackio_tool.store import _early
+from trackio_tool.store.sqlite import SqliteReader
+
+DB = FIXTURES / "trackio-0.43.0" / "toyproj.db"
+
+
+def _wal_copy(tmp_path: Path, name: str = "walproj.db") -> Path:
+    """A WAL-mode copy with no -wal/-shm beside it (as Trackio leaves a closed project)."""
+    db = tmp_path / name
+    shutil.copyfile(DB, db)
+    con = sqlite3.connect(db)
+    assert con.execute("PRAGMA journal_mode=WAL").fetchone()[0] == "wal"
+    con.close()  # the last connection removes -wal and -shm
+    assert sorted(p.name for p in tmp_path.iterdir()) == [name]
+    return db
+
+
+def _direct_spans(db: Path) -> list[tuple[object, ...]]:
+    con = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
+    try:
+        return sorted(con.execute(_early.spans_sql("run_id")).fetchall())
+    finally:
+        con.close()
+
+
+def test_reader_uses_the_early_spans(tmp_path: Path) -> None:
+    db = tmp_path / "toyproj.db"
+    shutil.copyfile(DB, db)
+    _early.start(db)
+    reader = SqliteReader(db)
+    try:
+        assert reader._early is not None
+        early_rows = reader._early.spans("run_id")
+        assert early_rows is not None
+        assert sorted(early_rows) == _direct_spans(db)
+        assert sorted(reader._metric_spans()) == _direct_spans(db)
+        index = reader.run_index()
+        assert index.get_column("rows").sum() == sum(r[1] for r in _direct_spans(db))
+    finally:
+        reader.close()
+
+
+def test_early_spans_of_a_changed_file_are_not_used(tmp_path: Path) -> None:
+    db = tmp_path / "toyproj.db"
+    shutil.copyfile(DB, db)
+    _early.start(db)
+    _early.finish()  # the early query is done
+    run_id, rows = _direct_spans(db)[0][:2]
+    con = sqlite3.connect(db)
+    with con:
+        con.execute(
+            "INSERT INTO metrics (run_id, timestamp, run_name, step, metrics)"
+            " SELECT run_id, timestamp, run_name, step + 1000, metrics FROM metrics"
+            " WHERE run_id = ? LIMIT 1",
+            (run_id,),
+        )
+    con.close()
+    reader = SqliteReader(db)
+    try:
+        assert reader._early is not None
+        assert reader._early.spans("run_id") is None
+        counts = dict(reader.run_index().select("run_key", "rows").iter_rows())
+        assert counts[run_id] == rows + 1
+    finally:
+        reader.close()
+
+
+@pytest.mark.parametrize("attempt", range(12))
+def test_no_sidecars_left_whoever_closes_last(tmp_path: Path, attempt: int) -> None:
+    """Early query and reader race for the same WAL file: -wal/-shm go away either way."""
+    db = _wal_copy(tmp_path)
+    _early.start(db)
+    if attempt % 3 == 1:
+        _early.finish()  # the early query finishes (and tidies up) before the reader opens
+    reader = SqliteReader(db)
+    try:
+        assert reader.run_index().height == len(_direct_spans(db))
+        _early.finish()
+        # The reader's connection is open: nobody may have removed its -shm.
+        assert (tmp_path / "walproj.db-shm").exists()
+    finally:
+        reader.close()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["walproj.db"]
+
+
+def test_unclaimed_early_query_tidies_up(tmp_path: Path) -> None:
+    db = _wal_copy(tmp_path)
+    _early.start(db)
+    _early.finish()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["walproj.db"]
+
+
+def test_failing_command_leaves_no_sidecars(tmp_path: Path, cli: Callable[..., CliResult]) -> None:
+    """A second SOURCE that does not exist fails before any reader opens the first."""
+    db = _wal_copy(tmp_path)
+    result = cli("analyze", str(db), str(tmp_path / "missing.db"))
+    assert result.exit_code == 1
+    assert "missing.db" in result.stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["walproj.db"]
+
+
+def test_real_process_leaves_no_sidecars(tmp_path: Path) -> None:
+    db = _wal_copy(tmp_path)
+    for args in (["analyze", "--json", str(db)], ["analyze", str(db), str(tmp_path / "no.db")]):
+        subprocess.run(
+            [sys.executable, "-m", "trackio_tool", *args], capture_output=True, check=False
+        )
+        assert sorted(p.name for p in tmp_path.iterdir()) == ["walproj.db"]
+
+
+def test_not_a_database_is_left_to_the_reader(tmp_path: Path) -> None:
+    text = tmp_path / "notes.db"
+    text.write_text("not sqlite")
+    _early.start(text)
+    _early.finish()
+    early, before = _early.claim(text)
+    assert early is not None
+    assert early.spans("run_id") is None
+    assert before == {"-wal": False, "-shm": False}
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["notes.db"]
