@@ -29,6 +29,14 @@ def _wal_copy(tmp_path: Path, name: str = "walproj.db") -> Path:
     return db
 
 
+def _started_copy(tmp_path: Path) -> Path:
+    """A copy of the fixture whose early span query has been started."""
+    db = tmp_path / "toyproj.db"
+    shutil.copyfile(DB, db)
+    _early.start(db)
+    return db
+
+
 def _direct_spans(db: Path) -> list[tuple[object, ...]]:
     con = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
     try:
@@ -38,9 +46,7 @@ def _direct_spans(db: Path) -> list[tuple[object, ...]]:
 
 
 def test_reader_uses_the_early_spans(tmp_path: Path) -> None:
-    db = tmp_path / "toyproj.db"
-    shutil.copyfile(DB, db)
-    _early.start(db)
+    db = _started_copy(tmp_path)
     reader = SqliteReader(db)
     try:
         assert reader._early is not None
@@ -55,9 +61,7 @@ def test_reader_uses_the_early_spans(tmp_path: Path) -> None:
 
 
 def test_early_spans_of_a_changed_file_are_not_used(tmp_path: Path) -> None:
-    db = tmp_path / "toyproj.db"
-    shutil.copyfile(DB, db)
-    _early.start(db)
+    db = _started_copy(tmp_path)
     _early.finish()  # the early query is done
     run_id, rows = _direct_spans(db)[0][:2]
     con = sqlite3.connect(db)

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import polars as pl
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from trackio_tool.store import _decode
+from trackio_tool.sources import ProjectFiles, resolve_sources
+from trackio_tool.store import _decode, open_project, series
 from trackio_tool.store.parquet import _numeric_columns
 
 NESTED = {"*": 1.5, "^a$": 2, "x": {"*": 3.0}}
@@ -18,7 +21,7 @@ def test_flatten_numeric_keeps_pattern_like_nested_keys() -> None:
     assert flat.to_dicts() == [{"m/*": 1.5, "m/^a$": 2, "m/x/*": 3.0}]
 
 
-def test_parquet_numeric_columns_keep_pattern_like_nested_keys(tmp_path) -> None:
+def test_parquet_numeric_columns_keep_pattern_like_nested_keys(tmp_path: Path) -> None:
     path = tmp_path / "p.parquet"
     pq.write_table(pa.Table.from_pylist([{"m": NESTED}]), path)
     got = _numeric_columns(pl.read_parquet(path))
@@ -35,44 +38,34 @@ def test_struct_field_helpers_by_position() -> None:
     assert got.row(0) == (1.5, 2, {"*": 3.0})
 
 
-def test_parquet_analyze_keys_pattern_like_columns(tmp_path) -> None:
-    from trackio_tool.sources import resolve_sources
-    from trackio_tool.store import open_project
-
+def _parquet(
+    tmp_path: Path, runs: list[str], columns: dict[str, list[float | None]]
+) -> ProjectFiles:
+    """A two-row parquet export with the given metric columns."""
     path = tmp_path / "p.parquet"
     pl.DataFrame(
         {
             "id": [1, 2],
             "timestamp": ["2026-01-01T00:00:00"] * 2,
-            "run_name": ["r1", "r2"],
+            "run_name": runs,
             "step": [0, 1],
-            "a": [1.0, None],
-            "*": [None, 2.0],
-            "^a$": [3.0, None],
+            **columns,
         }
     ).write_parquet(path)
     (files,) = resolve_sources([str(path)])
+    return files
+
+
+def test_parquet_analyze_keys_pattern_like_columns(tmp_path: Path) -> None:
+    files = _parquet(
+        tmp_path, ["r1", "r2"], {"a": [1.0, None], "*": [None, 2.0], "^a$": [3.0, None]}
+    )
     with open_project(files) as project:
         got = set(project.metric_keys(None).iter_rows())
     assert got == {("r1", "a"), ("r1", "^a$"), ("r2", "*")}
 
 
-def test_parquet_pattern_like_columns_are_plotted(tmp_path) -> None:
-    from trackio_tool.sources import resolve_sources
-    from trackio_tool.store import series
-
-    path = tmp_path / "p.parquet"
-    pl.DataFrame(
-        {
-            "id": [1, 2],
-            "timestamp": ["2026-01-01T00:00:00"] * 2,
-            "run_name": ["r1", "r1"],
-            "step": [0, 1],
-            "a": [1.0, 2.0],
-            "*": [5.0, 6.0],
-            "^a$": [3.0, 4.0],
-        }
-    ).write_parquet(path)
-    (files,) = resolve_sources([str(path)])
+def test_parquet_pattern_like_columns_are_plotted(tmp_path: Path) -> None:
+    files = _parquet(tmp_path, ["r1", "r1"], {"a": [1.0, 2.0], "*": [5.0, 6.0], "^a$": [3.0, 4.0]})
     got = {t.metric: t.y.to_list() for t in series.collect([files]).traces}
     assert got == {"a": [1.0, 2.0], "*": [5.0, 6.0], "^a$": [3.0, 4.0]}
