@@ -88,14 +88,20 @@ def _config_text(config: dict[str, Any]) -> str:
 
 
 def render(summary: Any) -> None:
+    from rich.markup import escape
     from rich.table import Table
+    from rich.text import Text
 
     from trackio_tool.commands._output import out
 
     console = out()
     dup = summary.duplicate_names
     everything = set(summary.metrics)
-    console.print(f"[bold]{summary.project}[/bold]  [dim]({summary.kind}: {summary.source})[/dim]")
+    # Names and paths are the user's text: a run called "[/x]" is not rich markup.
+    console.print(
+        f"[bold]{escape(summary.project)}[/bold]"
+        f"  [dim]({summary.kind}: {escape(summary.source)})[/dim]"
+    )
     console.print(
         f"{summary.total_rows:,} rows, {len(summary.runs)} runs, {len(summary.metrics)} metrics: "
         + (", ".join(summary.metrics) or "-"),
@@ -122,7 +128,7 @@ def render(summary: Any) -> None:
     if alerts:
         table.add_column("Alerts", justify="right", min_width=6, no_wrap=True)
     for r in summary.runs:
-        cells = [r.name]
+        cells: list[str | Text] = [Text(r.name)]
         if dup:
             cells.append((r.id or "")[:8] if r.name in dup else "")
         cells += [

@@ -117,6 +117,7 @@ def render(result: Any, *, json_: bool = False, quiet: bool = False) -> None:
 
 def _table(result: Any) -> Any:
     from rich.table import Table
+    from rich.text import Text
 
     tables = result.tables
     table = Table(header_style="bold", box=None, pad_edge=False, padding=(0, 2, 0, 0))
@@ -128,7 +129,7 @@ def _table(result: Any) -> Any:
     if result.media:
         table.add_column(media_head, justify="right", no_wrap=True)
     for run in result.runs:
-        cells = [run.name, (run.run_id or "")[:8]]
+        cells: list[str | Text] = [Text(run.name), (run.run_id or "")[:8]]  # a name is not markup
         cells += [f"{run.rows.get(t, 0):,}" for t in tables]
         if result.media:
             cells.append(f"{run.media_files:,}")
