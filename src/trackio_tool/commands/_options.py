@@ -65,7 +65,8 @@ RunOpt = Annotated[
     typer.Option(
         "--run",
         "-r",
-        help="Run name or id; repeat it or separate with commas (default: every run).",
+        help="Run name or id; repeat it or separate with commas (a name that itself holds"
+        " commas is matched whole; default: every run).",
         autocompletion=complete_run,
         show_default=False,
     ),

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import difflib
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 
 import polars as pl
 
@@ -11,11 +11,24 @@ from trackio_tool.errors import AmbiguousRunError, RunNotFoundError
 
 
 def split_selectors(values: Iterable[str] | None) -> list[str]:
-    """``--run a,b --run c`` -> ``["a", "b", "c"]`` (the seed's comma form too)."""
-    out: list[str] = []
-    for v in values or ():
-        out.extend(p.strip() for p in v.split(",") if p.strip())
-    return out
+    """``--run a,b --run c`` -> ``["a,b", "c"]``: values as given, blanks dropped.
+
+    A value is split at its commas (the seed's ``-r a,b`` form) only when it is
+    matched against runs (``expand``), because a run name may contain commas.
+    """
+    return [v.strip() for v in values or () if v.strip()]
+
+
+def split_commas(values: Iterable[str] | None) -> list[str]:
+    """``--metric 'a*,b' --metric c`` -> ``["a*", "b", "c"]``."""
+    return [p.strip() for v in values or () for p in v.split(",") if p.strip()]
+
+
+def expand(selector: str, names_a_run: Callable[[str], bool]) -> list[str]:
+    """A ``--run`` value: itself when it names a run whole, else its comma-separated parts."""
+    if "," not in selector or names_a_run(selector):
+        return [selector]
+    return split_commas([selector])
 
 
 def match(index: pl.DataFrame, selector: str) -> pl.DataFrame:
@@ -64,7 +77,8 @@ def select_runs(
     if not selectors:
         return index.get_column("run_key").to_list()
     chosen: set[str] = set()
-    for sel in selectors:
+    whole = [x for sel in selectors for x in expand(sel, lambda v: bool(match(index, v).height))]
+    for sel in whole:
         hit = match(index, sel)
         if not hit.height:
             raise not_found(sel, index.get_column("run_name").to_list(), where)

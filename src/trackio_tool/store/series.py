@@ -26,7 +26,7 @@ from typing import Any, Literal
 import polars as pl
 
 from trackio_tool import _waiting
-from trackio_tool.errors import AmbiguousRunError, OutputError
+from trackio_tool.errors import AmbiguousRunError, OutputError, RunNotFoundError
 from trackio_tool.sources import ProjectFiles
 from trackio_tool.store import select
 from trackio_tool.store._decode import metric_name
@@ -181,9 +181,22 @@ def select_runs(runs: pl.DataFrame, selectors: Sequence[str]) -> pl.DataFrame:
     if not selectors:
         return runs
     chosen: set[int] = set()
-    for sel in selectors:
+    for sel in (x for value in selectors for x in select.expand(value, _names_a_run(runs))):
         chosen.update(_match_one(runs, sel).get_column("uid").to_list())
     return runs.filter(pl.col("uid").is_in(sorted(chosen)))
+
+
+def _names_a_run(runs: pl.DataFrame) -> Callable[[str], bool]:
+    """Whether a selector, commas and all, names some run (bare or as ``project:run``)."""
+
+    def test(sel: str) -> bool:
+        try:
+            _match_one(runs, sel)
+        except (RunNotFoundError, AmbiguousRunError) as exc:
+            return isinstance(exc, AmbiguousRunError)
+        return True
+
+    return test
 
 
 def _match_one(runs: pl.DataFrame, sel: str) -> pl.DataFrame:
@@ -237,7 +250,7 @@ def order_metrics(names: Iterable[str]) -> list[str]:
 
 def split_patterns(values: Iterable[str] | None) -> list[str]:
     """``--metric 'train/*,loss' --metric acc`` -> three patterns."""
-    return select.split_selectors(values)
+    return select.split_commas(values)
 
 
 def match_metrics(names: Iterable[str], patterns: Sequence[str]) -> list[str]:

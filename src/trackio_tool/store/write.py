@@ -995,7 +995,10 @@ def rename(
         reader = proj.reader
         assert isinstance(reader, SqliteReader)
         index = proj.run_index()
-        key = select_runs(index, selectors, where=path.name, unique=True)[0]
+        keys = select_runs(index, selectors, where=path.name, unique=True)
+        if len(keys) != 1:  # "-r a,b" names two runs
+            raise RunSelectionError("rename takes exactly one --run NAME_OR_ID")
+        key = keys[0]
         row = index.filter(pl.col("run_key") == key).row(0, named=True)
         old = str(row["run_name"])
         run_id = row["run_id"]
