@@ -79,6 +79,48 @@ def loads(raw: bytes | str | None) -> Any:
     return map_nonfinite(value)
 
 
+# Payloads that are not JSON at all. Trackio never writes one, but a damaged or
+# hand-edited file may hold some: they are read as empty (the row still counts),
+# and the commands say how many they met.
+_invalid = [0]
+_invalid_lock = threading.Lock()
+
+
+def invalid_payloads() -> int:
+    """How many invalid payloads this process has read as empty so far."""
+    return _invalid[0]
+
+
+def _count_invalid(n: int = 1) -> None:
+    with _invalid_lock:
+        _invalid[0] += n
+
+
+def loads_or_none(raw: bytes | str | None) -> Any:
+    """``loads``, with an invalid payload read as None (and counted)."""
+    try:
+        return loads(raw)
+    except ValueError:  # orjson's and json's decode errors, bad UTF-8
+        _count_invalid()
+        return None
+
+
+def payload_text(raw: pl.Series) -> pl.Series:
+    """Payloads (Binary or String) as String; one that is not UTF-8 becomes null (counted)."""
+    try:
+        return raw.cast(pl.String)
+    except pl.exceptions.PolarsError:  # polars raises even with strict=False
+        pass
+    out: list[str | None] = []
+    for value in raw.to_list():
+        try:
+            out.append(None if value is None else bytes(value).decode("utf-8"))
+        except UnicodeDecodeError:
+            out.append(None)
+            _count_invalid()
+    return pl.Series(raw.name, out, dtype=pl.String)
+
+
 def as_text(col: pl.Expr) -> pl.Expr:
     """A payload column (Binary or String) as String, bare tokens quoted."""
     text = col.cast(pl.String)
@@ -124,7 +166,7 @@ def top_level_keys(frame: pl.DataFrame, *, key: str, text: str) -> pl.DataFrame:
         for run, raw in zip(
             slow.get_column(key).to_list(), slow.get_column(text).to_list(), strict=True
         ):
-            value = loads(raw)
+            value = loads_or_none(raw)
             if isinstance(value, dict):
                 pairs.update((run, k) for k in value)
     extra = pl.DataFrame(
@@ -201,7 +243,10 @@ def _blob_series(blob: bytes) -> pl.Series:
     extra copies of every 4 MB blob). Two values keep it a plain column; the
     pad is a key-less object, which every pattern vouches for.
     """
-    return pl.Series("t", [blob, b"{}"], dtype=pl.Binary).cast(pl.String)
+    try:
+        return pl.Series("t", [blob, b"{}"], dtype=pl.Binary).cast(pl.String)
+    except pl.exceptions.PolarsError:  # a payload is not UTF-8
+        return pl.Series("t", [None, "{}"], dtype=pl.String)
 
 
 class KeyScanner:
@@ -235,7 +280,7 @@ class KeyScanner:
 
     def feed_payloads(self, run: Any, payloads: Sequence[bytes | str | None]) -> None:
         """Scan raw payloads (TEXT or BLOB values) of one run."""
-        text = pl.Series("t", payloads, dtype=pl.Binary).cast(pl.String)
+        text = payload_text(pl.Series("t", payloads, dtype=pl.Binary))
         self.feed(pl.DataFrame({"run_key": [run] * len(text), "t": text}))
 
     def _exact(self, run: str | None, rows: pl.Series) -> int:
@@ -276,6 +321,8 @@ class KeyScanner:
         the blob cannot be split; the caller feeds those rows one by one.
         """
         text = _blob_series(blob)
+        if text[0] is None:
+            return False  # a payload is not UTF-8: the caller reads the rows one by one
         with self._lock_of(run):
             known = set(self.known.get(run, ()))
         if known:
@@ -357,8 +404,50 @@ def decode_payloads(text: pl.Series) -> pl.DataFrame:
     Leaves come back as text (``"0.5"``, ``"NaN"``, ``"warmup"``, ``"true"``);
     nested objects as Struct, lists as List. ``type_leaves`` turns them into
     numbers. Keys whose shape varies between rows fall back to Python decoding.
+    A payload that cannot be read (not JSON, not UTF-8, a number beyond 64
+    bits) is read as null and counted (``invalid_payloads``).
     """
-    frame = pl.DataFrame({"t": text.cast(pl.String)}).with_columns(as_text(pl.col("t")).alias("t"))
+    text = payload_text(text)  # once: bytes that are not UTF-8 are counted here
+    try:
+        return _decode_payloads(text)
+    except (pl.exceptions.PolarsError, ValueError):
+        bad = _unreadable(text)
+        if not bad:
+            raise  # no single payload is at fault: a bug, not bad data
+        _count_invalid(len(bad))
+        return _decode_payloads(text.scatter(bad, None))
+
+
+def _unreadable(text: pl.Series) -> list[int]:
+    """Positions of the payloads ``_decode_payloads`` fails on, found by bisection
+    (a damaged file holds few; each costs ~2 log2(n) small decodes)."""
+    bad: list[int] = []
+
+    def walk(lo: int, hi: int) -> None:
+        try:
+            _decode_payloads(text.slice(lo, hi - lo))
+            return
+        except (pl.exceptions.PolarsError, ValueError):
+            pass
+        if hi - lo == 1:
+            bad.append(lo)
+            return
+        mid = (lo + hi) // 2
+        walk(lo, mid)
+        walk(mid, hi)
+
+    if len(text):
+        walk(0, len(text))
+    return bad
+
+
+def _decode_payloads(text: pl.Series) -> pl.DataFrame:
+    """``decode_payloads`` of a String column, failing on any payload it cannot read."""
+    t = pl.col("t")
+    frame = pl.DataFrame({"t": text}).with_columns(
+        # A payload that is not an object ([], 42, "x") holds no metrics.
+        pl.when(t.str.strip_chars_start().str.starts_with("{")).then(as_text(t)).alias("t")
+    )
     flat = frame.get_column("t").to_frame().select(flat_mask(pl.col("t"))).to_series()
     flat_keys = (
         frame.filter(flat)
@@ -386,10 +475,8 @@ def decode_payloads(text: pl.Series) -> pl.DataFrame:
         columns.extend(decoded.get_columns())
     for k in (k for k, dt in schema.items() if dt is None):
         # Mixed shapes: keep the exact Python value (decoded NaN rules applied).
-        vals = [
-            (loads(r) or {}).get(k) if r is not None else None
-            for r in frame.get_column("t").to_list()
-        ]
+        objs = [loads(r) for r in frame.get_column("t").to_list()]
+        vals = [o.get(k) if isinstance(o, dict) else None for o in objs]
         columns.append(
             pl.Series(
                 k,

@@ -240,10 +240,11 @@ def _present(s: pl.Series) -> pl.Series:
 
 
 def _decode_chunk(chunk: pl.DataFrame, schema: _Schema) -> pl.DataFrame:
-    text = chunk.get_column("t").cast(pl.String)
+    text = _decode.payload_text(chunk.get_column("t"))
     base = chunk.drop("t")
     rows = _rows(len(text))
-    special = text.str.contains(_WORDS)
+    # A null payload (NULL, or not UTF-8) holds nothing: never special, never a clash.
+    special = text.str.contains(_WORDS).fill_null(False)
     work, safe, restore = text, None, False
     if special.any():
         # Only rows that mention NaN/Infinity pay for the swap, put back in place.
@@ -256,7 +257,7 @@ def _decode_chunk(chunk: pl.DataFrame, schema: _Schema) -> pl.DataFrame:
         )
         words = swapped.str.contains(_WORDS)
         # Sentinels are turned back into NaN/inf in every row of this chunk.
-        clash = text.str.contains(_CLASH)
+        clash = text.str.contains(_CLASH).fill_null(False)
         work, restore = text.clone().scatter(ids, swapped), True
         if words.any() or clash.any():
             safe = ~(clash | rows.is_in(ids.filter(words)))
@@ -311,7 +312,8 @@ def _decode_fast(
             values = texts.str.json_decode(dtype)
         except pl.exceptions.PolarsError:
             break  # a type clash (text where a number was seen): exact path
-        colons = texts.str.count_matches(":")  # the regex engine counts a byte faster
+        # The regex engine counts a byte faster; a null payload has no colon.
+        colons = texts.str.count_matches(":").fill_null(0)
         # Per row colons >= keys >= values captured, so equal totals prove every
         # row complete; null counts make the captured total nearly free.
         if int(colons.sum()) == _captured(values):

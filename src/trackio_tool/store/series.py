@@ -29,7 +29,7 @@ from trackio_tool import _waiting
 from trackio_tool.errors import AmbiguousRunError, OutputError, RunNotFoundError
 from trackio_tool.sources import ProjectFiles
 from trackio_tool.store import select
-from trackio_tool.store._decode import metric_name
+from trackio_tool.store._decode import invalid_payloads, metric_name
 from trackio_tool.store.numeric import read_float_series
 from trackio_tool.store.project import Project, open_project
 
@@ -482,6 +482,7 @@ def collect(
     CLI uses it to start a browser while the data loads).
     """
     table = "system_metrics" if system else "metrics"
+    unreadable = invalid_payloads()
     with contextlib.ExitStack() as stack:
         projects = [
             stack.enter_context(open_project(f, refresh=refresh, quiet=quiet)) for f in files
@@ -518,6 +519,11 @@ def collect(
                 picked = [*STRUCTURAL, *(columns[m] for m in wanted)]
                 frames.append((pidx, pl.DataFrame([data.get_column(c) for c in picked])))
     notes: list[str] = []
+    if unreadable := invalid_payloads() - unreadable:
+        notes.append(
+            f"{unreadable:,} rows of {table} hold a payload that cannot be read (not JSON, not"
+            " UTF-8, or a number beyond 64 bits; trackio never writes one): they have no points"
+        )
     mode = x
     if (
         mode == "step"

@@ -474,7 +474,7 @@ class SqliteReader:
                             pl.DataFrame(
                                 [
                                     pl.Series("run_key", keys, dtype=pl.String),
-                                    pl.Series("t", payloads, dtype=pl.Binary).cast(pl.String),
+                                    _decode.payload_text(pl.Series("t", payloads, dtype=pl.Binary)),
                                 ]
                             )
                         )

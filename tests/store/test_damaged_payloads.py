@@ -1,0 +1,65 @@
+"""Payloads trackio never writes (not JSON, not objects, numbers beyond 64 bits) are read
+as empty rows: analyze and plot still work, and plot says how many it could not read."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import sqlite3
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+
+from tests.conftest import FIXTURES
+from trackio_tool.store import _decode
+
+DAMAGED = ['{"a":', "", "not json", b"\xff\xfe"]
+NOT_OBJECTS = ["null", "[]", "42", '"text"']
+GOOD = ['{"a": 1}', '{"a": 2, "b": {"c": 3}}', '{"a": NaN}']
+BIG = ['{"a": 123456789012345678901234567890}']
+
+
+def test_decode_payloads_reads_damaged_rows_as_null() -> None:
+    rows: list[Any] = [*GOOD, *DAMAGED, *NOT_OBJECTS, *BIG]
+    text = pl.Series("t", [r.encode() if isinstance(r, str) else r for r in rows], dtype=pl.Binary)
+    before = _decode.invalid_payloads()
+    got = _decode.flatten_numeric(_decode.decode_payloads(text))
+    values = got.to_dicts()
+    assert values[0]["a"] == 1
+    assert values[1] == {"a": 2, "b/c": 3}
+    assert all(v["a"] is None and v["b/c"] is None for v in values[3:-1])
+    assert values[-1]["a"] == float(123456789012345678901234567890)  # beyond 64 bits: a float
+    # '{"a":' and the bytes that are not UTF-8 could not be read; "", "not json"
+    # and the other non-objects are simply not metric objects.
+    assert _decode.invalid_payloads() - before == 2
+
+
+def _damaged_db(tmp_path: Path) -> Path:
+    db = tmp_path / "damaged.db"
+    shutil.copyfile(FIXTURES / "trackio-0.43.0" / "toyproj-edge.db", db)
+    con = sqlite3.connect(db)
+    with con:
+        for i, payload in enumerate([*GOOD, *DAMAGED, *NOT_OBJECTS, *BIG]):
+            con.execute(
+                "INSERT INTO metrics (run_id, timestamp, run_name, step, metrics)"
+                " VALUES ('rid', '2026-01-01T00:00:00+00:00', 'damaged', ?, ?)",
+                (i, payload),
+            )
+    con.close()
+    return db
+
+
+def test_analyze_and_plot_a_file_with_damaged_rows(tmp_path: Path, cli: Callable[..., Any]) -> None:
+    db = _damaged_db(tmp_path)
+    result = cli("analyze", "--json", str(db), "--run", "damaged")
+    assert result.exit_code == 0, result.stderr
+    (run,) = json.loads(result.stdout)["projects"][0]["runs"]
+    assert run["rows"] == len(GOOD) + len(DAMAGED) + len(NOT_OBJECTS) + len(BIG)
+    assert {"a", "b"} <= set(run["metrics"])
+    out = tmp_path / "p.html"
+    result = cli("plot", str(db), "--run", "damaged", "-o", str(out))
+    assert result.exit_code == 0, result.stderr
+    assert "rows of metrics hold a payload that cannot be read" in result.stderr
+    assert out.stat().st_size > 0
