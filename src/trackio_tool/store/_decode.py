@@ -79,9 +79,9 @@ def loads(raw: bytes | str | None) -> Any:
     return map_nonfinite(value)
 
 
-# Payloads that are not JSON at all. Trackio never writes one, but a damaged or
-# hand-edited file may hold some: they are read as empty (the row still counts),
-# and the commands say how many they met.
+# Payloads that cannot be read (not JSON, not UTF-8, a number polars cannot hold).
+# Trackio never writes one, but a damaged or hand-edited file may hold some: they
+# are read as empty (the row still counts), and plot says how many it met.
 _invalid = [0]
 _invalid_lock = threading.Lock()
 
@@ -404,10 +404,18 @@ def decode_payloads(text: pl.Series) -> pl.DataFrame:
     Leaves come back as text (``"0.5"``, ``"NaN"``, ``"warmup"``, ``"true"``);
     nested objects as Struct, lists as List. ``type_leaves`` turns them into
     numbers. Keys whose shape varies between rows fall back to Python decoding.
-    A payload that cannot be read (not JSON, not UTF-8, a number beyond 64
-    bits) is read as null and counted (``invalid_payloads``).
+    A payload that cannot be read (not JSON, not UTF-8, a number out of range
+    such as ``1e999``) is read as null and counted (``invalid_payloads``).
     """
     text = payload_text(text)  # once: bytes that are not UTF-8 are counted here
+    try:
+        return _decode_payloads(text)
+    except (pl.exceptions.PolarsError, ValueError):
+        pass
+    # Slow path, for damaged files only: first drop what is not JSON (one Python
+    # pass), then find what polars still cannot read (e.g. a number such as 1e999).
+    parsed = [None if r is None or loads_or_none(r) is None else r for r in text.to_list()]
+    text = pl.Series(text.name, parsed, dtype=pl.String)
     try:
         return _decode_payloads(text)
     except (pl.exceptions.PolarsError, ValueError):
@@ -416,6 +424,9 @@ def decode_payloads(text: pl.Series) -> pl.DataFrame:
             raise  # no single payload is at fault: a bug, not bad data
         _count_invalid(len(bad))
         return _decode_payloads(text.scatter(bad, None))
+
+
+_BISECT_BAD = 32  # past this many unreadable payloads, failing ranges are dropped whole
 
 
 def _unreadable(text: pl.Series) -> list[int]:
@@ -429,8 +440,8 @@ def _unreadable(text: pl.Series) -> list[int]:
             return
         except (pl.exceptions.PolarsError, ValueError):
             pass
-        if hi - lo == 1:
-            bad.append(lo)
+        if hi - lo == 1 or len(bad) >= _BISECT_BAD:
+            bad.extend(range(lo, hi))
             return
         mid = (lo + hi) // 2
         walk(lo, mid)

@@ -522,7 +522,7 @@ def collect(
     if unreadable := invalid_payloads() - unreadable:
         notes.append(
             f"{unreadable:,} rows of {table} hold a payload that cannot be read (not JSON, not"
-            " UTF-8, or a number beyond 64 bits; trackio never writes one): they have no points"
+            " UTF-8, or a number out of range such as 1e999; trackio never writes one): they have no points"
         )
     mode = x
     if (
