@@ -75,3 +75,22 @@ def test_many_numbers_polars_cannot_read_take_bounded_time() -> None:
     assert got.get_column("a").to_list()[-1] in (2, None)  # may share a dropped range
     assert got.get_column("a").to_list()[1:-1] == [None] * 100
     assert 100 <= _decode.invalid_payloads() - before <= 101
+
+
+def test_parquet_rows_without_a_run_belong_to_none(tmp_path: Path, cli: Callable[..., Any]) -> None:
+    path = tmp_path / "nulls.parquet"
+    pl.DataFrame(
+        {
+            "id": [1, 2, 3],
+            "timestamp": ["2026-01-01T00:00:00", None, "2026-01-02T00:00:00"],
+            "run_name": ["r1", None, "r1"],
+            "step": [0, None, 2],
+            "loss": [1.0, 2.0, None],
+        }
+    ).write_parquet(path)
+    result = cli("analyze", "--json", str(path))
+    assert result.exit_code == 0, result.stderr
+    (run,) = json.loads(result.stdout)["projects"][0]["runs"]
+    assert (run["name"], run["rows"]) == ("r1", 2)
+    result = cli("plot", str(path), "-o", str(tmp_path / "p.html"))
+    assert result.exit_code == 0, result.stderr

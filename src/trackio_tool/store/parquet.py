@@ -101,6 +101,8 @@ class ParquetReader:
                 ts.max().alias("last"),
                 pl.col("_row").min().alias("_first_row"),
             )
+            # Rows with no run (a null run_name, which trackio never exports) belong to none.
+            .filter(pl.col("run_key").is_not_null())
             .sort("_first_row")
             .select(
                 "run_key", "run_id", "run_name", "rows", "step_min", "step_max", "first", "last"
