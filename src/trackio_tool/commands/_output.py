@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import json
 import sys
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from rich.console import Console
+if TYPE_CHECKING:
+    from rich.console import Console
 
+# rich is imported on first use: `--json` output never needs it.
 _stdout: Console | None = None
 _stderr: Console | None = None
 
@@ -15,6 +17,8 @@ _stderr: Console | None = None
 def out() -> Console:
     global _stdout
     if _stdout is None:
+        from rich.console import Console
+
         _stdout = Console(soft_wrap=False, highlight=False)
     return _stdout
 
@@ -22,6 +26,8 @@ def out() -> Console:
 def err() -> Console:
     global _stderr
     if _stderr is None:
+        from rich.console import Console
+
         _stderr = Console(stderr=True, highlight=False)
     return _stderr
 
