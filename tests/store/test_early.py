@@ -62,7 +62,9 @@ def test_reader_uses_the_early_spans(tmp_path: Path) -> None:
 
 def test_early_spans_of_a_changed_file_are_not_used(tmp_path: Path) -> None:
     db = _started_copy(tmp_path)
-    _early.finish()  # the early query is done
+    early, _ = _early.claim(db)
+    assert early is not None
+    early.result.result()  # the early query is done
     run_id, rows = _direct_spans(db)[0][:2]
     con = sqlite3.connect(db)
     with con:
@@ -73,14 +75,20 @@ def test_early_spans_of_a_changed_file_are_not_used(tmp_path: Path) -> None:
             (run_id,),
         )
     con.close()
+    assert early.spans("run_id") is None
+    _early.release(early)
     reader = SqliteReader(db)
     try:
-        assert reader._early is not None
-        assert reader._early.spans("run_id") is None
         counts = dict(reader.run_index().select("run_key", "rows").iter_rows())
         assert counts[run_id] == rows + 1
     finally:
         reader.close()
+
+
+def test_finish_forgets_finished_queries(tmp_path: Path) -> None:
+    db = _started_copy(tmp_path)
+    _early.finish()
+    assert _early.claim(db)[0] is None  # a later command starts afresh
 
 
 @pytest.mark.parametrize("attempt", range(12))
@@ -130,9 +138,9 @@ def test_not_a_database_is_left_to_the_reader(tmp_path: Path) -> None:
     text = tmp_path / "notes.db"
     text.write_text("not sqlite")
     _early.start(text)
-    _early.finish()
     early, before = _early.claim(text)
     assert early is not None
-    assert early.spans("run_id") is None
+    assert early.spans("run_id") is None  # it failed: the reader runs the query itself
+    _early.release(early)
     assert before == {"-wal": False, "-shm": False}
     assert sorted(p.name for p in tmp_path.iterdir()) == ["notes.db"]

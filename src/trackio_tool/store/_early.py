@@ -148,7 +148,8 @@ def finish() -> None:
     """Stop early queries nobody used and wait until they have tidied up.
 
     A command that fails before a reader claims its file must not leave the early
-    open's -wal/-shm behind. The CLI calls this when a command ends (and at exit).
+    open's -wal/-shm behind. The CLI calls this when a command ends (and at exit);
+    finished queries are then forgotten, so no later command reuses their result.
     """
     with _lock:
         pending = [e for e in _started.values() if not e.closed.is_set()]
@@ -158,3 +159,6 @@ def finish() -> None:
             with contextlib.suppress(Exception):
                 con.interrupt()
         early.closed.wait(timeout=10)
+    with _lock:
+        for key in [k for k, e in _started.items() if e.closed.is_set()]:
+            del _started[key]
