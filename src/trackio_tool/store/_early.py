@@ -29,7 +29,6 @@ from typing import Any
 
 from trackio_tool.store import _sqlite_ro
 
-_MAGIC = b"SQLite format 3\x00"
 Spans = list[tuple[Any, ...]]
 
 
@@ -101,7 +100,7 @@ def start(path: str | os.PathLike[str]) -> None:
 def _run(early: Early) -> None:
     try:
         with early.path.open("rb") as fh:
-            if fh.read(len(_MAGIC)) != _MAGIC:
+            if fh.read(len(_sqlite_ro.SQLITE_MAGIC)) != _sqlite_ro.SQLITE_MAGIC:
                 raise ValueError("not an SQLite file")
         con = _sqlite_ro.connect_ro(early.path, timeout=5)
         early.con = con

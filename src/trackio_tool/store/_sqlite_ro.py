@@ -12,6 +12,7 @@ from pathlib import Path
 from urllib.parse import quote
 
 SIDECARS = ("-wal", "-shm")
+SQLITE_MAGIC = b"SQLite format 3\x00"  # the first 16 bytes of every SQLite file
 
 
 def connect_ro(path: Path, *, timeout: float = 30) -> sqlite3.Connection:

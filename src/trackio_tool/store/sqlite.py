@@ -28,7 +28,6 @@ RUN_TABLES = ("metrics", "configs", "system_metrics", "alerts", "traces")
 STRUCTURAL = frozenset({"id", "run_id", "run_name", "step", "timestamp", "log_id", "space_id"})
 CHUNK_ROWS = 50_000
 WINDOW_BYTES = 4 << 20  # payload bytes per group_concat window
-_SQLITE_MAGIC = b"SQLite format 3\x00"
 # One row per run, whatever the format (Project.run_index casts every reader's to it).
 RUN_INDEX_SCHEMA: dict[str, Any] = {
     "run_key": pl.String,
@@ -135,14 +134,14 @@ class SqliteReader:
     def _check_header(self) -> None:
         try:
             with self.path.open("rb") as fh:
-                head = fh.read(len(_SQLITE_MAGIC))
+                head = fh.read(len(_sqlite_ro.SQLITE_MAGIC))
         except PermissionError as exc:
             raise SourcePermissionError(f"permission denied: cannot read {self.label}") from exc
         except IsADirectoryError as exc:
             raise NotATrackioFileError(f"{self.label} is a directory, not a .db file") from exc
         if not head:
             raise NotATrackioFileError(f"{self.label} is empty (0 bytes): not a Trackio database")
-        if head != _SQLITE_MAGIC:
+        if head != _sqlite_ro.SQLITE_MAGIC:
             raise NotATrackioFileError(
                 f"{self.label} is not an SQLite database (a Trackio .db file was expected)"
             )
