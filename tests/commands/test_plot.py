@@ -266,6 +266,54 @@ def test_downsampling_keeps_each_lines_min_and_max(tmp_path: Path) -> None:
     assert any("reduced to the lowest and highest value per x bucket" in n for n in data.notes)
 
 
+def test_images_send_float32_only_where_no_point_can_move(tmp_path: Path) -> None:
+    """An image's figure goes to Chromium with float32 values where rounding stays under
+    1/10,000 of the line's spread; HTML keeps float64 for its hover labels."""
+    import polars as pl
+
+    ys = {
+        "loss": [2.5, 2.25, math.nan, 1.75, math.inf, 1.5],  # -> f4
+        "unix_time": [1.7e9, 1.7e9 + 1, 1.7e9 + 2, 1.7e9 + 3, 1.7e9 + 4, 1.7e9 + 5],  # f8
+        "flat": [0.1] * 6,  # f8: the axis is centred on the value itself
+        "huge": [1e35, 2e35, 3e35, 4e35, 5e35, 6e35],  # f8: past float32's range
+        "tiny": [1e-35, 2e-35, 3e-35, 4e-35, 5e-35, 6e-35],  # f8: float32 underflows
+        "only_nan": [math.nan] * 6,  # f4 holds NaN exactly
+    }
+    traces = [
+        series.Trace(m, 0, pl.Series(range(6)), pl.Series(v, dtype=pl.Float64), logged=6)
+        for m, v in ys.items()
+    ]
+    data = series.PlotData(
+        projects=["p"],
+        runs=[series.Run("p", "r", None, "r", "r")],
+        metrics=list(ys),
+        traces=traces,
+        x_mode="step",
+        x_title="step",
+        table="metrics",
+    )
+    want = {
+        "loss": "f4",
+        "unix_time": "f8",
+        "flat": "f8",
+        "huge": "f8",
+        "tiny": "f8",
+        "only_nan": "f4",
+    }
+    for fmt, compact in (("webp", True), ("html", False)):
+        target = _charts.Target(tmp_path / f"plot.{fmt}", fmt)
+        (page,), _ = _charts.paginate(data, target, cols=1, log_y=False, window=0)
+        go.Figure(page.figure)  # still a valid figure
+        got = {}
+        for metric, trace in zip(ys, page.figure["data"], strict=True):
+            got[metric] = trace["y"]["dtype"]
+            assert trace["x"]["dtype"] == "i4"
+            values = _ys(trace)
+            for v, w in zip(values, ys[metric], strict=True):
+                assert (math.isnan(v) and math.isnan(w)) or v == pytest.approx(w, rel=1e-7)
+        assert got == (want if compact else dict.fromkeys(ys, "f8"))
+
+
 def _fake_data(n_metrics: int) -> series.PlotData:
     import polars as pl
 

@@ -138,10 +138,16 @@ def build_figure(
     row_px: int = ROW_PX,
     window: int = 0,
     page: str = "",
+    compact: bool = False,
 ) -> dict[str, Any]:
     """One figure as a plotly figure dict: a chart per metric (``cols`` per row), a line
     per run, one legend. Arrays are typed-array specs, so kaleido and the HTML writer
-    take it as it is (``plotly.graph_objects.Figure(fig)`` validates it, as tests do)."""
+    take it as it is (``plotly.graph_objects.Figure(fig)`` validates it, as tests do).
+
+    ``compact`` (images only): float arrays go as float32 where that cannot move a
+    point by a visible amount (``_fits_float32``). The figure travels to Chromium as
+    one JSON message, and its size is a good part of the render time; an HTML page
+    keeps full precision for its hover labels."""
     metrics = list(data.metrics if metrics is None else metrics)
     cols = max(1, min(cols, len(metrics) or 1))
     rows = max(1, math.ceil(len(metrics) / cols))
@@ -190,6 +196,10 @@ def build_figure(
             "title": {"text": data.x_title if last_in_column else ""},
             "showgrid": True,
             "zeroline": False,
+            # The default ("hide past div") measures every tick label's box in the
+            # browser, a forced layout per label: ~0.4 s on a 20-chart image. Our
+            # margins keep the labels inside the figure anyway.
+            "ticklabeloverflow": "allow",
         }
         if i:
             layout[f"xaxis{n}"]["matches"] = "x"  # zoom one chart, all follow (HTML)
@@ -199,6 +209,7 @@ def build_figure(
             "type": "log" if log_y else "linear",
             "zeroline": False,
             "exponentformat": "SI" if not log_y else "power",
+            "ticklabeloverflow": "allow",
         }
         lines = data.traces_of(metric)
         bad = sum(t.nonfinite for t in lines)
@@ -229,7 +240,9 @@ def build_figure(
                 }
             )
         for t in lines:
-            traces.extend(_trace_dicts(data, t, n, colors[t.run], first=t.run not in shown))
+            traces.extend(
+                _trace_dicts(data, t, n, colors[t.run], first=t.run not in shown, compact=compact)
+            )
             shown.add(t.run)
     return {"data": traces, "layout": layout}
 
@@ -242,7 +255,7 @@ def _text(value: str) -> str:
 
 
 def _trace_dicts(
-    data: PlotData, t: Trace, axis: str, color: str, *, first: bool
+    data: PlotData, t: Trace, axis: str, color: str, *, first: bool, compact: bool = False
 ) -> list[dict[str, Any]]:
     run = data.runs[t.run]
     common = {
@@ -259,8 +272,8 @@ def _trace_dicts(
         out.append(
             {
                 **common,
-                "x": _array(t.raw_x),
-                "y": _array(t.raw_y),
+                "x": _array(t.raw_x, compact=compact),
+                "y": _array(t.raw_y, compact=compact),
                 "mode": "lines",
                 "line": {"color": color, "width": 1},
                 "opacity": 0.25,
@@ -272,8 +285,8 @@ def _trace_dicts(
     out.append(
         {
             **common,
-            "x": _array(t.x),
-            "y": _array(t.y),
+            "x": _array(t.x, compact=compact),
+            "y": _array(t.y, compact=compact),
             "mode": "lines+markers" if few else "lines",
             # Long lines are drawn 1 px wide: Chromium rasterises hairlines several
             # times faster than wider strokes, and dense lines read better thin.
@@ -287,10 +300,10 @@ def _trace_dicts(
     return out
 
 
-def _array(s: Any) -> Any:
+def _array(s: Any, *, compact: bool = False) -> Any:
     """A polars Series as plotly.js takes it: a base64 typed array (what
     ``Figure.to_dict`` makes of numpy arrays; no JSON list of 2,000 numbers),
-    or ISO text for datetimes."""
+    or ISO text for datetimes. ``compact``: float32 where ``_fits_float32``."""
     import base64
 
     if s.dtype.is_temporal():
@@ -303,8 +316,33 @@ def _array(s: Any) -> Any:
         and values.max() < 2**31
     )
     kind = "i4" if small_ints else "f8"  # plotly.js has no 64-bit integer arrays
+    if kind == "f8" and compact and values.dtype.kind == "f" and _fits_float32(values):
+        kind = "f4"
     data = values.astype("<" + kind).tobytes()
     return {"dtype": kind, "bdata": base64.b64encode(data).decode("ascii")}
+
+
+# float32 rounds a value by at most 2**-24 of its magnitude. Used only where that is
+# under 1/10,000 of the line's own spread (so under a pixel on any chart we draw),
+# far from float32's overflow and underflow. A flat line, or a large value that
+# moves little (a Unix time), keeps float64.
+_F32_SPREAD = 2.0**-24 * 1e4
+_F32_RANGE = (1e-30, 1e30)
+
+
+def _fits_float32(values: Any) -> bool:
+    import numpy as np
+
+    finite = values[np.isfinite(values)]
+    if not len(finite):
+        return True  # NaN and +-inf are exact in float32
+    mag = np.abs(finite)
+    top = float(mag.max())
+    nonzero = mag[mag > 0]
+    if top > _F32_RANGE[1] or (len(nonzero) and float(nonzero.min()) < _F32_RANGE[0]):
+        return False
+    spread = float(finite.max()) - float(finite.min())
+    return spread > 0 and top * _F32_SPREAD <= spread
 
 
 def width_of(fig: dict[str, Any]) -> int:
@@ -323,6 +361,7 @@ def paginate(
     cols = max(1, min(cols, len(metrics)))
     rows = math.ceil(len(metrics) / cols)
     limit = MAX_HEIGHT.get(target.fmt)
+    compact = target.fmt != "html"
     notes: list[str] = []
     row_px = ROW_PX
     per_page = rows
@@ -337,7 +376,9 @@ def paginate(
         else:
             per_page = (limit - TOP_PX - BOTTOM_PX) // ROW_PX
     if per_page >= rows:
-        fig = build_figure(data, cols=cols, log_y=log_y, row_px=row_px, window=window)
+        fig = build_figure(
+            data, cols=cols, log_y=log_y, row_px=row_px, window=window, compact=compact
+        )
         return [Page(target.path, fig, width_of(fig), height_of(fig), len(metrics))], notes
     pages: list[Page] = []
     chunk = per_page * cols
@@ -351,6 +392,7 @@ def paginate(
             log_y=log_y,
             window=window,
             page=f" ({k + 1}/{count})",
+            compact=compact,
         )
         path = target.path.with_name(f"{target.path.stem}-{k + 1}{target.path.suffix}")
         pages.append(Page(path, fig, width_of(fig), height_of(fig), len(part)))
