@@ -172,3 +172,45 @@ def test_a_cancelled_scan_reads_no_more_windows(tmp_path: Path) -> None:
         assert set(reader.metric_keys().iter_rows()) == want
         reader.cancel()
         assert reader.metric_keys().is_empty()
+
+
+@pytest.mark.skipif(
+    not hasattr(sqlite3.Connection, "setlimit"), reason="Connection.setlimit needs Python 3.11"
+)
+def test_a_window_past_sqlites_length_limit_is_halved(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Windows are sized from a run's first rows. A run whose later rows are far larger
+    (a table logged every step after a warm-up) once made a window past SQLite's
+    string limit (1 GB by default), and analyze failed with "string or blob too big".
+    Here the limit is 64 KB and the large rows are 4 KB."""
+    db = tmp_path / "grows.db"
+    shutil.copy(FIXTURES / "trackio-0.43.0" / "toyproj.db", db)
+    small = b'{"loss": 0.5}'
+    cells = ",".join(f'{{"i": {i}, "text": "{"x" * 30}"}}' for i in range(100))
+    big = f'{{"loss": 0.5, "preds": {{"_type": "trackio.table", "_value": [{cells}]}}}}'.encode()
+    con = sqlite3.connect(db)
+    with con:
+        con.execute("DELETE FROM metrics")
+        con.executemany(
+            "INSERT INTO metrics (run_id, timestamp, run_name, step, metrics) VALUES (?,?,?,?,?)",
+            [("rid", "2026-01-01T00:00:00", "A", i, small if i < 300 else big) for i in range(600)],
+        )
+        con.execute(
+            "INSERT INTO metrics (run_id, timestamp, run_name, step, metrics) VALUES (?,?,?,?,?)",
+            ("rid", "2026-01-01T00:00:00", "A", 600, b'{"loss": 0.5, "late": 1}'),
+        )
+    con.close()
+    monkeypatch.setattr(sqlite, "WINDOW_BYTES", 4096)  # windows of ~300 rows from the head
+
+    connect = sqlite.SqliteReader._connect
+
+    def limited(self: sqlite.SqliteReader, path: Path) -> sqlite3.Connection:
+        con = connect(self, path)
+        con.setlimit(sqlite3.SQLITE_LIMIT_LENGTH, 64 << 10)
+        return con
+
+    monkeypatch.setattr(sqlite.SqliteReader, "_connect", limited)
+    with sqlite.SqliteReader(db) as reader:
+        got = set(reader.metric_keys().iter_rows())
+    assert got == {("rid", "loss"), ("rid", "preds"), ("rid", "late")}

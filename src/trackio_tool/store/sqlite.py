@@ -478,12 +478,26 @@ class SqliteReader:
                             )
                         )
                 else:
-                    blob, n = con.execute(joined, (a, b)).fetchone()
-                    if n and not scanner.feed_blob(runs[0], blob, n):
-                        # A payload holds a newline itself: take these rows one by one.
-                        scanner.feed_payloads(runs[0], [r[0] for r in con.execute(single, (a, b))])
+                    scan_joined(con, runs[0], a, b)
             finally:
                 free.put(con)
+
+        def scan_joined(con: sqlite3.Connection, run: Any, a: int, b: int) -> None:
+            try:
+                blob, n = con.execute(joined, (a, b)).fetchone()
+            except sqlite3.DataError as exc:
+                # Windows are sized from a run's first rows; when later rows are much
+                # larger (tables logged after a warm-up), one can pass SQLite's 1 GB
+                # string limit. Halve it until it fits.
+                if "too big" not in str(exc) or b - a < 2:
+                    raise
+                mid = (a + b) // 2
+                scan_joined(con, run, a, mid)
+                scan_joined(con, run, mid, b)
+                return
+            if n and not scanner.feed_blob(run, blob, n):
+                # A payload holds a newline itself: take these rows one by one.
+                scanner.feed_payloads(run, [r[0] for r in con.execute(single, (a, b))])
 
         def plan(planner: sqlite3.Connection) -> Iterator[_Window]:
             indexed = any(cols[:1] == [key] for cols in self._index_columns(table, planner))
