@@ -65,6 +65,28 @@ def test_analyze_and_plot_a_file_with_damaged_rows(tmp_path: Path, cli: Callable
     assert out.stat().st_size > 0
 
 
+def test_keys_of_rows_that_are_not_json_are_not_metrics(
+    tmp_path: Path, cli: Callable[..., Any]
+) -> None:
+    """A truncated or otherwise invalid row holds no keys in analyze, as in plot."""
+    db = tmp_path / "bad.db"
+    shutil.copyfile(FIXTURES / "trackio-0.43.0" / "toyproj-edge.db", db)
+    bad = ['{"trunc":1', '{"word": xyz}', '{"lead":01}', '{"ctl":"a\tb"}', '{"comma":1,}']
+    con = sqlite3.connect(db)
+    with con:
+        for i, payload in enumerate(['{"loss": 1.0}', *bad, '{"loss": 2.0, "late": NaN}']):
+            con.execute(
+                "INSERT INTO metrics (run_id, timestamp, run_name, step, metrics)"
+                " VALUES ('rid', '2026-01-01T00:00:00+00:00', 'bad', ?, ?)",
+                (i, payload),
+            )
+    con.close()
+    result = cli("analyze", "--json", str(db), "--run", "bad")
+    assert result.exit_code == 0, result.stderr
+    (run,) = json.loads(result.stdout)["projects"][0]["runs"]
+    assert (run["rows"], run["metrics"]) == (len(bad) + 2, ["late", "loss"])
+
+
 def test_many_numbers_polars_cannot_read_take_bounded_time() -> None:
     """Valid JSON that polars refuses (1e999): found by bisection, capped, not row by row."""
     rows = ['{"a": 1}', *['{"a": 1e999}'] * 100, '{"a": 2}']

@@ -128,16 +128,30 @@ def as_text(col: pl.Expr) -> pl.Expr:
     return pl.when(has_token).then(text.str.replace_all(_BARE_TOKEN, r'${1}"${2}"')).otherwise(text)
 
 
+# A whole flat JSON object (strings without escapes or control characters, JSON
+# numbers, true/false/null, and the bare NaN/Infinity tokens of trackio <= 0.4).
+_FLAT_STRING = r'"[^"\\\x00-\x1f]*"'
+_FLAT_SCALAR = (
+    rf"(?:{_FLAT_STRING}|-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?(?:[eE][-+]?[0-9]+)?"
+    r"|true|false|null|NaN|-?Infinity)"
+)
+_WS = r"[ \t\n\r]*"  # JSON's whitespace (regex's \s also takes Unicode spaces)
+_FLAT_MEMBER = rf"{_FLAT_STRING}{_WS}:{_WS}{_FLAT_SCALAR}"
+_FLAT_OBJECT = rf"\A{_WS}\{{{_WS}(?:{_FLAT_MEMBER}{_WS}(?:,{_WS}{_FLAT_MEMBER}{_WS})*)?\}}{_WS}\z"
+
+
 def flat_mask(text: pl.Expr) -> pl.Expr:
-    """Rows whose every ``"...":`` token is a top-level key.
+    """Rows that are a whole flat JSON object: every ``"...":`` token is a top-level key.
 
     One ``{``, no ``[`` and no backslash means: no nested object or list, and no
-    string can contain a quote, so a key regex cannot be fooled.
+    string can contain a quote, so a key regex cannot be fooled. The grammar
+    check keeps out what is not JSON at all (a truncated row has no keys).
     """
     return (
         (text.str.count_matches("{", literal=True) == 1)
         & ~text.str.contains("[", literal=True)
         & ~text.str.contains("\\", literal=True)
+        & text.str.contains(_FLAT_OBJECT)
     )
 
 
