@@ -166,7 +166,7 @@ def test_metrics_named_like_internal_columns_are_plotted(tmp_path: Path) -> None
 
 def test_pattern_like_names_at_any_depth_are_read_and_plotted(tmp_path: Path) -> None:
     """``*`` and ``^a$`` are names, not polars column patterns, top-level or nested,
-    on the fast path and on the exact one (a string leaf forces the exact path)."""
+    on the fast path and on the exact one (a JSON null forces the exact path)."""
     db = tmp_path / "patterns.db"
     shutil_copy(FIXTURES / "trackio-0.43.0" / "toyproj-edge.db", db)
     con = sqlite3.connect(db)
@@ -180,7 +180,7 @@ def test_pattern_like_names_at_any_depth_are_read_and_plotted(tmp_path: Path) ->
                     "2026-01-01T00:00:00+00:00",
                     "run",
                     i,
-                    json.dumps({"*": i, "^a$": 2 * i, "m": {"*": 3 * i, "^b$": str(4 * i)}}),
+                    json.dumps({"*": i, "^a$": 2 * i, "m": {"*": 3 * i, "^b$": 4 * i, "n": None}}),
                 )
                 for i in range(5)
             ],
@@ -199,6 +199,70 @@ def test_pattern_like_names_at_any_depth_are_read_and_plotted(tmp_path: Path) ->
             _floats(numeric.read_float_series(project)), _floats(project.read_numeric())
         )
         assert set(project.metric_keys(None).get_column("metric")) == {"*", "^a$", "m"}
+
+
+WARM = ['{"x": 0.5, "g": {"a": 0.5}, "loss": 1.0}'] * 70  # the fast reader learns floats
+
+
+@pytest.mark.parametrize(
+    ("payloads", "want"),
+    [
+        pytest.param(  # a JSON string is text, whatever it spells (TRACKIO_FORMATS.md §4)
+            [
+                '{"phase": "3", "loss": 1.0}',
+                '{"phase": "inf", "loss": "2"}',
+                '{"phase": "nan", "g": {"a": ".5"}}',
+                '{"phase": "1e3", "loss": "NaN"}',
+            ],
+            {"loss": [1.0, None, None, math.nan]},
+            id="number-like-strings",
+        ),
+        pytest.param(
+            [*WARM, '{"x": true, "g": {"a": false}, "loss": 2.0}'],
+            {"x": [0.5] * 70 + [None], "g/a": [0.5] * 70 + [None], "loss": [1.0] * 70 + [2.0]},
+            id="booleans-after-floats",
+        ),
+        pytest.param(  # a number in one row, an object in another: both kept
+            ['{"eval": 0.5, "l": [1]}', '{"eval": {"loss": 1.0}, "l": [1]}'],
+            {"eval": [0.5, None], "eval/loss": [None, 1.0]},
+            id="number-then-object",
+        ),
+        pytest.param(  # ... at depth, beside a sibling that is always a number
+            ['{"eval": {"loss": 0.5, "d": 1.0}}', '{"eval": {"loss": 0.4, "d": {"top5": 0.9}}}'],
+            {"eval/loss": [0.5, 0.4], "eval/d": [1.0, None], "eval/d/top5": [None, 0.9]},
+            id="nested-shape-change",
+        ),
+    ],
+)
+def test_numbers_are_what_json_says_they_are(
+    tmp_path: Path, payloads: list[str], want: dict[str, list[float | None]]
+) -> None:
+    """Found by a differential fuzz against sqlite3 + json.loads: strings read as
+    numbers, booleans read as 1/0 by the fast reader, and keys whose shape changes
+    dropped whole (with their siblings)."""
+    db = tmp_path / "types.db"
+    shutil_copy(FIXTURES / "trackio-0.43.0" / "toyproj-edge.db", db)
+    con = sqlite3.connect(db)
+    with con:
+        con.execute("DELETE FROM metrics")
+        con.executemany(
+            "INSERT INTO metrics (run_id, timestamp, run_name, step, metrics) VALUES (?,?,?,?,?)",
+            [("rid", "2026-01-01T00:00:00+00:00", "run", i, p) for i, p in enumerate(payloads)],
+        )
+    con.close()
+    (files,) = resolve_sources([str(db)])
+    with open_project(files) as project:
+        for frame in (project.read_numeric(), numeric.read_float_series(project)):
+            values = numeric._as_float(frame.drop("run_key", "step", "timestamp"))
+            got = {c: values.get_column(c).to_list() for c in values.columns}
+            assert set(got) == set(want)
+            for name, column in want.items():
+                for g, w in zip(got[name], column, strict=True):
+                    assert (g is None and w is None) or (
+                        g is not None
+                        and w is not None
+                        and (g == w or (math.isnan(g) and math.isnan(w)))
+                    ), (name, got[name])
 
 
 def test_parquet_metric_named_run_key_is_plotted(tmp_path: Path) -> None:

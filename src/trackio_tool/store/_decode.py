@@ -31,6 +31,9 @@ _BARE_TOKEN = r"([:\[,]\s*)(-?(?:NaN|Infinity))"
 _FLAT_KEY = r'"([^"\\]*)"\s*:'
 _FLAT_KEY_TOKEN = r'"[^"\\]*"\s*:'  # same, without a capture group (faster)
 _INT_TEXT = r"^-?[0-9]+$"
+# A JSON string value that a Float64 cast may read ("3", ".5", "1e3", "inf", "nan";
+# it also finds trackio's "NaN"/"Infinity"/"-Infinity").
+NUMBER_LIKE_STRING = r'[:\[,][ \t\n\r]*"(?:[-+.0-9]|(?i:inf|nan))'
 
 
 # Numeric frames hold metric columns beside run_key/step/timestamp (and plot's
@@ -365,12 +368,15 @@ class KeyScanner:
 def infer_dtype(values: Iterable[Any]) -> pl.DataType | None:
     """A polars dtype that decodes all ``values`` with leaves as String.
 
-    Returns None when the values mix objects with scalars or lists (such a key
-    is decoded through Python instead).
+    Returns None when the values mix objects with scalars or lists, or hold a
+    string that reads as a number (``"3"``, ``"1e3"``, ``"inf"``): leaves decoded
+    as text cannot tell such a string from a number, so that key is decoded
+    through Python instead.
     """
     kinds: set[str] = set()
     children: dict[str, list[Any]] = {}
     items: list[Any] = []
+    texts: list[str] = []
     for v in values:
         if v is None:
             continue
@@ -383,6 +389,10 @@ def infer_dtype(values: Iterable[Any]) -> pl.DataType | None:
             items.extend(v)
         else:
             kinds.add("scalar")
+            if isinstance(v, str) and v not in NONFINITE:
+                texts.append(v)
+    if texts and _reads_as_number(texts):
+        return None
     if not kinds or kinds == {"scalar"}:
         return pl.String()
     if kinds == {"dict"}:
@@ -397,6 +407,13 @@ def infer_dtype(values: Iterable[Any]) -> pl.DataType | None:
         inner = infer_dtype(items)
         return pl.List(inner) if inner is not None else None
     return None
+
+
+def _reads_as_number(texts: list[str]) -> bool:
+    """Whether ``type_leaf`` would read any of these JSON strings as a number."""
+    return pl.Series(texts, dtype=pl.String).cast(pl.Float64, strict=False).null_count() < len(
+        texts
+    )
 
 
 def _raw_schema(
@@ -474,6 +491,9 @@ def _decode_payloads(text: pl.Series) -> pl.DataFrame:
         pl.when(t.str.strip_chars_start().str.starts_with("{")).then(as_text(t)).alias("t")
     )
     flat = frame.get_column("t").to_frame().select(flat_mask(pl.col("t"))).to_series()
+    # A flat row holding a string that may read as a number is parsed in Python
+    # too (with trackio's "NaN" strings), so ``infer_dtype`` sees its values.
+    parse = ~flat | frame.get_column("t").str.contains(NUMBER_LIKE_STRING).fill_null(False)
     flat_keys = (
         frame.filter(flat)
         .select(pl.col("t").str.extract_all(_FLAT_KEY).explode().drop_nulls().unique())
@@ -482,7 +502,7 @@ def _decode_payloads(text: pl.Series) -> pl.DataFrame:
         .str.replace(r'"\s*:$', "")
         .to_list()
     )
-    nested_rows = frame.filter(~flat).get_column("t").to_list()
+    nested_rows = frame.filter(parse).get_column("t").to_list()
     raw_values: dict[str, list[Any]] = {}
     for raw in nested_rows:
         value = orjson.loads(raw) if raw is not None else None
@@ -498,17 +518,14 @@ def _decode_payloads(text: pl.Series) -> pl.DataFrame:
     if good:
         decoded = frame.get_column("t").str.json_decode(pl.Struct(good)).struct.unnest()
         columns.extend(decoded.get_columns())
-    for k in (k for k, dt in schema.items() if dt is None):
-        # Mixed shapes: keep the exact Python value (decoded NaN rules applied).
+    exact = [k for k, dt in schema.items() if dt is None]
+    if exact:
+        # Mixed shapes, or strings that read as numbers: keep the exact Python
+        # values (NaN rules applied); ``flatten_numeric`` walks them.
         objs = [loads(r) for r in frame.get_column("t").to_list()]
-        vals = [o.get(k) if isinstance(o, dict) else None for o in objs]
-        columns.append(
-            pl.Series(
-                k,
-                [json.dumps(v) if isinstance(v, (dict, list)) else v for v in vals],
-                dtype=pl.Object,
-            )
-        )
+        for k in exact:
+            vals = [o.get(k) if isinstance(o, dict) else None for o in objs]
+            columns.append(pl.Series(k, vals, dtype=pl.Object))
     return pl.DataFrame(columns) if columns else pl.DataFrame(schema={})
 
 
@@ -557,6 +574,33 @@ def struct_field_exprs(value: pl.Expr, dtype: pl.Struct) -> list[tuple[str, pl.E
     return [(name, safe.struct.field(f"f{i}")) for i, name in enumerate(names)]
 
 
+def _python_leaves(name: str, values: list[Any], sep: str) -> list[pl.Series]:
+    """``flatten_numeric`` for one key decoded in Python (``decode_payloads``' exact
+    values): a number here and an object there gives both ``name`` and
+    ``name/child``; strings, booleans, lists and media are not numbers."""
+    leaves: dict[str, list[Any]] = {}
+
+    def walk(path: str, v: Any, row: int) -> None:
+        if isinstance(v, dict):
+            if "_type" not in v:  # media, tables, histograms
+                for k, sub in v.items():
+                    walk(f"{path}{sep}{k}", sub, row)
+        elif isinstance(v, (int, float)) and not isinstance(v, bool):
+            leaves.setdefault(path, [None] * len(values))[row] = v
+
+    for row, v in enumerate(values):
+        walk(name, v, row)
+    out = []
+    for path, col in leaves.items():
+        if all(isinstance(v, int) for v in col if v is not None):
+            as_int = pl.Series(path, col, dtype=pl.Int64, strict=False)
+            if as_int.null_count() == col.count(None):  # all fit in 64 bits
+                out.append(as_int)
+                continue
+        out.append(pl.Series(path, [None if v is None else float(v) for v in col], pl.Float64))
+    return out
+
+
 def flatten_numeric(frame: pl.DataFrame, *, sep: str = "/") -> pl.DataFrame:
     """Numeric leaves of decoded payloads as ``parent/child`` columns.
 
@@ -571,6 +615,9 @@ def flatten_numeric(frame: pl.DataFrame, *, sep: str = "/") -> pl.DataFrame:
                 return
             for field, f in struct_fields(s):
                 visit(f"{name}{sep}{field}", f)
+            return
+        if s.dtype == pl.Object:
+            out.extend(_python_leaves(name, s.to_list(), sep))
             return
         typed = type_leaf(s)
         if typed is not None:

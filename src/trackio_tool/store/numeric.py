@@ -14,14 +14,13 @@ floats only, so on SQLite files this reader takes a shorter road:
   non-null value per key, so *equal counts* prove every key was captured
   (equal totals over a chunk prove it for every row at once). Rows that fail
   (a key not seen before, a JSON null, a list, a colon in a string, the bare
-  ``NaN`` tokens of trackio <= 0.4) and chunks whose types clash with the
-  schema are decoded by the exact path (``_decode``) instead.
+  ``NaN`` tokens of trackio <= 0.4, a boolean, a string such as ``"3"``) and
+  chunks whose types clash with the schema are decoded by the exact path
+  (``_decode``) instead.
 
 The result equals ``read_numeric(...)`` with every value column cast to Float64
-(columns may come in another order), with one exception: where a key is a
-number in some rows and an object or list in others *within one chunk*, the
-exact decoder drops the key for that chunk while this reader keeps the numbers
-(the exact result then depends on chunk boundaries; runs do not log that way).
+(columns may come in another order). Booleans and strings are never numbers
+(rows where one would decode as a number take the exact path).
 
 On 1M rows (benchmarks/) it reads in about 6.5-7 s where ``read_numeric`` takes
 about 25 s; JSON decoding in polars is most of what is left.
@@ -56,7 +55,12 @@ _SENTINELS: dict[str, tuple[str, float]] = {
 _SENTINEL_DIGITS = ("8.98846567431158e", "1.348269851146737e")
 # One regex pass each (the engine looks for several literals at once) instead of
 # one literal pass per word: ~2x faster on 1M payloads.
-_WORDS = "NaN|Infinity"
+# A JSON true/false decodes into a Float64 field as 1.0/0.0 without a complaint,
+# but a boolean is not a number (``type_leaf``): rows holding one as a value are
+# decoded exactly. The literals find candidate rows fast; the value pattern
+# (slower) then runs on those rows only.
+_SPECIAL = "NaN|Infinity|true|false"
+_AFTER_SWAP = r"NaN|Infinity|:[ \t\n\r]*(?:true|false)"
 _CLASH = "|".join(re.escape(d) for d in _SENTINEL_DIGITS)
 _LEARN_ROUNDS = 4
 _LEARN_SAMPLE = 64
@@ -244,18 +248,18 @@ def _decode_chunk(chunk: pl.DataFrame, schema: _Schema) -> pl.DataFrame:
     base = chunk.drop("t")
     rows = _rows(len(text))
     # A null payload (NULL, or not UTF-8) holds nothing: never special, never a clash.
-    special = text.str.contains(_WORDS).fill_null(False)
+    special = text.str.contains(_SPECIAL).fill_null(False)
     work, safe, restore = text, None, False
     if special.any():
-        # Only rows that mention NaN/Infinity pay for the swap, put back in place.
-        # A row that still holds the words after the swap (bare tokens of trackio
-        # <= 0.4, the words inside a string) or already held a sentinel number is
-        # decoded exactly.
+        # Only rows that mention NaN/Infinity/true/false pay for the swap, put back
+        # in place. A row that still holds the words after the swap (bare tokens of
+        # trackio <= 0.4, the words inside a string), holds a boolean value, or
+        # already held a sentinel number is decoded exactly.
         ids = rows.filter(special)
         swapped = text.gather(ids).str.replace_many(
             list(_SENTINELS), [t for t, _ in _SENTINELS.values()]
         )
-        words = swapped.str.contains(_WORDS)
+        words = swapped.str.contains(_AFTER_SWAP)
         # Sentinels are turned back into NaN/inf in every row of this chunk.
         clash = text.str.contains(_CLASH).fill_null(False)
         work, restore = text.clone().scatter(ids, swapped), True
@@ -298,6 +302,7 @@ def _decode_fast(
 ) -> tuple[list[tuple[pl.DataFrame, pl.Series]], pl.Series]:
     """Decode with the learnt schema; returns (values, row ids) parts and the row ids left over."""
     out: list[tuple[pl.DataFrame, pl.Series]] = []
+    aside: list[pl.Series] = []
     todo = ids
     texts = text
     for _ in range(_LEARN_ROUNDS):
@@ -308,6 +313,15 @@ def _decode_fast(
             if not schema.learn(texts.head(_LEARN_SAMPLE).to_list()):
                 break
             continue
+        if _has_text_leaf(dtype):
+            # A text field reads "3" and 3 alike; a string that may read as a
+            # number ("3", "1e3", "inf") is not one: such rows are decoded exactly.
+            odd = texts.str.contains(_decode.NUMBER_LIKE_STRING).fill_null(False)
+            if odd.any():
+                aside.append(todo.filter(odd))
+                todo, texts = todo.filter(~odd), texts.filter(~odd)
+                if not todo.len():
+                    break
         try:
             values = texts.str.json_decode(dtype)
         except pl.exceptions.PolarsError:
@@ -326,7 +340,13 @@ def _decode_fast(
         todo, texts = todo.filter(~ok), texts.filter(~ok)
         if not todo.len() or not schema.learn(texts.head(_LEARN_SAMPLE).to_list()):
             break
-    return out, todo
+    return out, pl.concat([todo, *aside]) if aside else todo
+
+
+def _has_text_leaf(dtype: pl.DataType) -> bool:
+    if isinstance(dtype, pl.Struct):
+        return any(_has_text_leaf(f.dtype) for f in dtype.fields)  # type: ignore[arg-type]
+    return dtype == pl.String
 
 
 def _captured(s: pl.Series) -> int:
