@@ -265,7 +265,7 @@ def test_numbers_are_what_json_says_they_are(
                     ), (name, got[name])
 
 
-def test_parquet_metric_named_run_key_is_plotted(tmp_path: Path) -> None:
+def test_parquet_metric_named_run_key_is_plotted_and_listed(tmp_path: Path) -> None:
     path = tmp_path / "names.parquet"
     pl.DataFrame(
         {
@@ -275,11 +275,16 @@ def test_parquet_metric_named_run_key_is_plotted(tmp_path: Path) -> None:
             "step": [0, 1, 2],
             "run_key": [5.0, 6.0, 7.0],
             "_x": [1.0, 2.0, 3.0],
+            "metric": [None, 1.0, None],
+            "present": [None, None, None],
         }
     ).write_parquet(path)
     (files,) = resolve_sources([str(path)])
     got = {t.metric: t.y.to_list() for t in series.collect([files]).traces}
-    assert got == {"run_key": [5.0, 6.0, 7.0], "_x": [1.0, 2.0, 3.0]}
+    assert got == {"run_key": [5.0, 6.0, 7.0], "_x": [1.0, 2.0, 3.0], "metric": [1.0]}
+    with open_project(files) as project:  # analyze's key list (it used to fail: DuplicateError)
+        pairs = set(project.metric_keys(None).iter_rows())
+    assert pairs == {("run", "run_key"), ("run", "_x"), ("run", "metric")}
 
 
 def orjson_dumps(names: list[str], i: int) -> bytes:

@@ -112,20 +112,25 @@ class ParquetReader:
     def metric_keys(self, run_keys: Sequence[str] | None = None) -> pl.DataFrame:
         """Columns with at least one non-null value, per run."""
         cols = self.metric_columns
-        # Columns by name and position, never pl.col(name): a metric may be "*" or "^a$".
-        key = self.metrics.select(self._key_expr()).to_series()
+        # Columns by name and position, never pl.col(name): a metric may be "*" or "^a$",
+        # and the run key gets a name no metric has (one may be called "run_key").
+        by = "\x00run_key"
+        while {by, by + "m", by + "p"} & set(cols):
+            by += "_"
+        key = self.metrics.select(self._key_expr()).to_series().alias(by)
         frame = pl.DataFrame([key, *(self.metrics.get_column(c) for c in cols)])
         if run_keys is not None:
-            frame = frame.filter(pl.col("run_key").is_in(list(run_keys)))
+            frame = frame.filter(pl.col(by).is_in(list(run_keys)))
         if not cols:
             return pl.DataFrame(schema={"run_key": pl.String, "metric": pl.String})
-        present = frame.group_by("run_key").agg(
+        present = frame.group_by(by).agg(
             pl.nth(i).is_not_null().any() for i in range(1, len(cols) + 1)
         )
+        name, flag = by + "m", by + "p"
         return (
-            present.unpivot(index="run_key", variable_name="metric", value_name="present")
-            .filter(pl.col("present"))
-            .select("run_key", "metric")
+            present.unpivot(index=by, variable_name=name, value_name=flag)
+            .filter(pl.col(flag))
+            .select(pl.col(by).alias("run_key"), pl.col(name).alias("metric"))
         )
 
     def _side_key(self, side: pl.DataFrame) -> str:
