@@ -116,3 +116,68 @@ def test_rename_refusals(cli: Callable[..., Any], fixture_copy: Callable[[str], 
     assert _rows(db, "SELECT DISTINCT run_name FROM metrics WHERE run_id = ?", BETA_2) == [
         ("beta-resumed",)
     ]
+
+
+def _escaped_project(tmp_path: Path, name: str, *, run_id: bool) -> Path:
+    """A project whose payloads spell the run name with JSON escapes (json.dumps' ASCII
+    escapes as trackio <= 0.4 wrote them, or an escaped quote), with one image."""
+    d = tmp_path / "escaped"
+    db = d / "proj.db"
+    (d / "media" / "proj" / name / "0").mkdir(parents=True)
+    (d / "media" / "proj" / name / "0" / "u1.png").write_bytes(b"png")
+    con = sqlite3.connect(db)
+    with con:
+        con.execute(
+            "CREATE TABLE metrics (id INTEGER PRIMARY KEY AUTOINCREMENT,"
+            + (" run_id TEXT NOT NULL," if run_id else "")
+            + " timestamp TEXT NOT NULL, run_name TEXT NOT NULL, step INTEGER NOT NULL,"
+            " metrics TEXT NOT NULL)"
+        )
+        image = {"_type": "trackio.image", "file_path": f"media/proj/{name}/0/u1.png"}
+        for rid in ("r1", "r2") if run_id else ("r1",):
+            payload = json.dumps({"loss": 0.5, "samples": image} if rid == "r1" else {"loss": 1})
+            cols = "run_id, " if run_id else ""
+            con.execute(
+                f"INSERT INTO metrics ({cols}timestamp, run_name, step, metrics)"
+                f" VALUES ({'?, ' if run_id else ''}'2026-01-01T00:00:00', ?, 0, ?)",
+                ((rid,) if run_id else ()) + (name, payload),
+            )
+    con.close()
+    return db
+
+
+def test_rename_finds_media_paths_written_with_json_escapes(
+    cli: Callable[..., Any], tmp_path: Path
+) -> None:
+    """Found by the write-side fuzz: the run name was matched only as orjson writes it,
+    so a legacy file's "caf\\u00e9" kept pointing at the old folder after the move, and
+    an escaped quote in a shared folder moved nothing."""
+    for name, run_id in (("café", False), ('q"x', True)):
+        db = _escaped_project(tmp_path / name.replace('"', "_"), name, run_id=run_id)
+        assert "\\" in _rows(db, "SELECT metrics FROM metrics")[0][0]  # escaped in the file
+        r = cli("rename", str(db), "--run", "r1" if run_id else name, "--to", "new")
+        assert r.exit_code == 0, r.stderr
+        (path,) = _paths(db)
+        assert path == "media/proj/new/0/u1.png"
+        assert (db.parent / path).read_bytes() == b"png"
+
+
+def test_merge_moves_media_paths_of_an_escaped_project_name(
+    cli: Callable[..., Any], tmp_path: Path
+) -> None:
+    """The project segment of a legacy path ("caf\\u00e9/...") is rewritten too."""
+    src = _escaped_project(tmp_path, "run", run_id=False)
+    legacy = src.with_name("café.db")
+    src.rename(legacy)
+    (src.parent / "media" / "proj").rename(src.parent / "media" / "café")
+    con = sqlite3.connect(legacy)
+    with con:
+        con.execute("UPDATE metrics SET metrics = replace(metrics, 'proj', 'caf\\u00e9')")
+    con.close()
+    target = tmp_path / "out" / "t.db"
+    target.parent.mkdir()
+    r = cli("merge", "--from", str(legacy), "--into", str(target))
+    assert r.exit_code == 0, r.stderr
+    (path,) = _paths(target)
+    assert path == "media/t/run/0/u1.png"
+    assert (target.parent / path).read_bytes() == b"png"

@@ -45,7 +45,9 @@ SLICE_ROWS = 200_000
 # A bare non-finite token after ':', ',' or '[' (json.dumps of Trackio <= 0.4).
 _BARE = re.compile(rb"[:\[,]\s*-?(?:NaN|Infinity)")
 # A media path's project segment: "file_path": "[media/]<project>/..." (both path styles, §5).
-_PATH_PROJECT = r'("file_path"\s*:\s*"(?:media/)?)[^/"\\]+/'
+# The project segment may hold JSON escapes: trackio <= 0.4 wrote json.dumps'
+# ASCII escapes ("caf\u00e9"), any version escapes a quote or backslash.
+_PATH_PROJECT = r'("file_path"\s*:\s*"(?:media/)?)(?:[^/"\\]|\\.)+/'
 _PATH_PROJECT_BYTES = re.compile(_PATH_PROJECT.encode())
 
 

@@ -18,6 +18,7 @@ commit and removes the old names after it.
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import re
 import shutil
@@ -935,11 +936,11 @@ def _remove_folder(folder: Path) -> int:
 
 def _path_rewriter(old: str, new: str) -> Callable[[Any], Any]:
     """``file_path`` values ``[media/]<project>/<old>/...`` -> ``.../<new>/...`` (bytes or str)."""
-    pattern = re.compile(
-        rb'("file_path"\s*:\s*"(?:media/)?[^/"\\]+/)'
-        + re.escape(json_fragment(old).encode())
-        + rb"/"
-    )
+    # The old name as orjson writes it, and as json.dumps (trackio <= 0.4) did,
+    # with ASCII escapes ("caf\u00e9"); the project segment may hold escapes too.
+    spellings = {json_fragment(old), json.dumps(old)[1:-1]}
+    names = b"|".join(re.escape(s.encode()) for s in sorted(spellings))
+    pattern = re.compile(rb'("file_path"\s*:\s*"(?:media/)?(?:[^/"\\]|\\.)+/)(?:' + names + rb")/")
     repl = rb"\g<1>" + json_fragment(new).encode().replace(b"\\", b"\\\\") + b"/"
 
     def apply(value: Any) -> Any:
@@ -971,7 +972,14 @@ def _referenced_files(
     texts = pl.Series("t", [r[0] for r in rows], dtype=pl.Binary).cast(pl.String)
     paths = texts.str.extract_all(_REFERENCED).explode().drop_nulls()
     values = paths.str.replace(r'^"file_path"\s*:\s*"', "").str.strip_suffix('"')
-    return {p[len("media/") :] if p.startswith("media/") else p for p in values.to_list()}
+    out = set()
+    for v in values.to_list():
+        try:
+            p = json.loads(f'"{v}"') if "\\" in v else v  # JSON escapes: \", \u00e9
+        except ValueError:
+            continue
+        out.add(p[len("media/") :] if p.startswith("media/") else p)
+    return out
 
 
 def rename(
