@@ -167,3 +167,20 @@ def test_prompts_on_a_terminal(fixture_copy: Callable[[str], Path]) -> None:
     assert "Delete 1 run(s) from" in err.decode()
     assert "error: cancelled; nothing was deleted" in err.decode()
     assert tree_digest(d) == before
+
+
+def test_media_that_cannot_be_removed_changes_nothing(
+    cli: Callable[..., Any], fixture_copy: Callable[[str], Path]
+) -> None:
+    """Found by the write-side fuzz: drop and rename committed the database, then failed
+    on a media folder they could not empty (drop said so, rename showed an unexpected
+    error). They now check the folders first and refuse with nothing changed."""
+    d = fixture_copy("trackio-0.43.0")
+    folder = d / "media" / "toyproj" / "gamma"
+    sub = next(p for p in folder.rglob("*") if p.is_dir())
+    before = tree_digest(d)
+    with immutable(sub):
+        for args in (("drop", "--yes"), ("rename", "--to", "g2")):
+            r = cli(args[0], str(d / "toyproj.db"), "--run", "gamma", *args[1:])
+            _one_clean_line(r, f"{sub} is not writable", "nothing was changed")
+    assert tree_digest(d) == before

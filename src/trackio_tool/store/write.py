@@ -806,6 +806,8 @@ def drop(
                 elif name not in counted:
                     _check_names([name], "run name")
                     n_media = len(_local_files(root / name))
+                    if n_media:
+                        _check_removable(root / name)
                 counted.add(name)
             changes.append(
                 RunChange(name=name, run_id=row["run_id"], rows=counts, media_files=n_media)
@@ -914,6 +916,19 @@ def _detach_artifacts(con: sqlite3.Connection, id_col: str, id_val: Any, name: s
                 "UPDATE artifact_versions SET producer_run_id = NULL, producer_run_name = NULL"
                 " WHERE producer_run_id IS NULL AND producer_run_name = ?",
                 (name,),
+            )
+
+
+def _check_removable(folder: Path, *, dirs: Sequence[Path] | None = None) -> None:
+    """Refuse before any change when a media folder (or ``dirs`` in it) cannot be
+    emptied: the database would be committed and the files left behind."""
+    if dirs is None:
+        dirs = [folder, *(p for p in folder.rglob("*") if p.is_dir() and not p.is_symlink())]
+    for d in [folder.parent, *dirs]:
+        if d.exists() and not os.access(d, os.W_OK | os.X_OK):
+            raise WriteError(
+                f"cannot move or delete the files in {folder}: {d} is not writable;"
+                " nothing was changed"
             )
 
 
@@ -1032,6 +1047,8 @@ def rename(
             moving = [p for p in moving if p.is_file()]
         else:
             moving = _local_files(old_dir)
+        if moving:
+            _check_removable(old_dir, dirs=sorted({p.parent for p in moving}))
     notes = []
     if shared:
         notes.append(
