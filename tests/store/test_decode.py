@@ -194,3 +194,12 @@ def test_media_tables_strings_are_not_numeric() -> None:
     assert flat.columns == ["loss"]
     assert math.isnan(flat.get_column("loss")[0])
     assert flat.get_column("loss")[1] == 0.5
+
+
+def test_a_key_after_a_string_value_is_not_misread() -> None:
+    """Found by hypothesis: in {"loss": "NaN", ":": 1} a key regex read '", "' as a key."""
+    rows = ['{"loss": "NaN", ":": 9007199254740993}', '{"a": "x,", ":": 1}']
+    frame = pl.DataFrame({"run_key": ["r", "r"], "t": rows})
+    got = set(_decode.top_level_keys(frame, key="run_key", text="t").iter_rows())
+    assert got == {("r", "loss"), ("r", ":"), ("r", "a")}
+    assert set(_decode.decode_payloads(pl.Series(rows)).columns) == {"loss", ":", "a"}

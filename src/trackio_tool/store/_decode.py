@@ -28,8 +28,11 @@ NONFINITE: dict[str, float] = {"NaN": math.nan, "Infinity": math.inf, "-Infinity
 # trackio's own "NaN" strings are preceded by a quote and left alone.
 _BARE_TOKEN = r"([:\[,]\s*)(-?(?:NaN|Infinity))"
 # A key token in a row known to be flat and escape-free (see ``flat_mask``).
-_FLAT_KEY = r'"([^"\\]*)"\s*:'
-_FLAT_KEY_TOKEN = r'"[^"\\]*"\s*:'  # same, without a capture group (faster)
+# A whole member (key and value) of a row ``flat_mask`` vouches for: matched left to
+# right, each match ends after its value, so the next starts at a real key (a key
+# regex alone is fooled by {"a": "x,", ":": 1}, where ", " looks like a key).
+_FLAT_MEMBER_TOKEN = r'"[^"\\]*"\s*:\s*(?:"[^"\\]*"|[^,}\s"]+)'
+_MEMBER_KEY = r'^"([^"\\]*)"'
 _INT_TEXT = r"^-?[0-9]+$"
 # A JSON string value that a Float64 cast may read ("3", ".5", "1e3", "inf", "nan";
 # it also finds trackio's "NaN"/"Infinity"/"-Infinity").
@@ -169,12 +172,11 @@ def top_level_keys(frame: pl.DataFrame, *, key: str, text: str) -> pl.DataFrame:
     fast = (
         frame.lazy()
         .filter(flat)
-        .select(pl.col(key), pl.col(text).str.extract_all(_FLAT_KEY_TOKEN).alias("metric"))
-        .unique()
+        .select(pl.col(key), pl.col(text).str.extract_all(_FLAT_MEMBER_TOKEN).alias("metric"))
         .explode("metric")
         .drop_nulls("metric")
+        .with_columns(pl.col("metric").str.extract(_MEMBER_KEY, 1))
         .unique()
-        .with_columns(pl.col("metric").str.slice(1).str.replace(r'"\s*:$', ""))
         .collect()
     )
     slow = frame.filter(~flat)
@@ -496,10 +498,10 @@ def _decode_payloads(text: pl.Series) -> pl.DataFrame:
     parse = ~flat | frame.get_column("t").str.contains(NUMBER_LIKE_STRING).fill_null(False)
     flat_keys = (
         frame.filter(flat)
-        .select(pl.col("t").str.extract_all(_FLAT_KEY).explode().drop_nulls().unique())
+        .select(pl.col("t").str.extract_all(_FLAT_MEMBER_TOKEN).explode().drop_nulls())
         .to_series()
-        .str.slice(1)
-        .str.replace(r'"\s*:$', "")
+        .str.extract(_MEMBER_KEY, 1)
+        .unique()
         .to_list()
     )
     nested_rows = frame.filter(parse).get_column("t").to_list()
