@@ -56,3 +56,23 @@ def test_rename_refuses_two_runs_given_with_a_comma(
     result = cli("rename", str(db), "--run", "alpha,gamma", "--to", "x")
     assert result.exit_code == 1
     assert "exactly one" in result.stderr
+
+
+def test_names_with_surrounding_spaces_can_be_selected(
+    fixture_copy: Callable[[str], Path], cli: Callable[..., Any]
+) -> None:
+    """Found by the write-side fuzz: --run values were stripped, so a run called " lead"
+    could not be analysed, plotted or dropped. A value is now tried as given first."""
+    import sqlite3
+
+    db = fixture_copy("trackio-0.43.0") / "toyproj.db"
+    con = sqlite3.connect(db)
+    with con:
+        for table in ("metrics", "configs", "system_metrics"):
+            con.execute(f"UPDATE {table} SET run_name = ' lead' WHERE run_name = 'alpha'")
+    con.close()
+    assert _names(cli, str(db), "--run", " lead") == [" lead"]
+    assert _names(cli, str(db), "--run", " gamma ") == ["gamma"]  # a stray space still works
+    result = cli("drop", str(db), "--run", " lead", "--yes")
+    assert result.exit_code == 0, result.stderr
+    assert " lead" not in _names(cli, str(db))

@@ -15,8 +15,10 @@ def split_selectors(values: Iterable[str] | None) -> list[str]:
 
     A value is split at its commas (the seed's ``-r a,b`` form) only when it is
     matched against runs (``expand``), because a run name may contain commas.
+    Spaces are kept too: a run may be called " lead" (``match`` also tries the
+    value without them).
     """
-    return [v.strip() for v in values or () if v.strip()]
+    return [v for v in values or () if v.strip()]
 
 
 def split_commas(values: Iterable[str] | None) -> list[str]:
@@ -32,7 +34,15 @@ def expand(selector: str, names_a_run: Callable[[str], bool]) -> list[str]:
 
 
 def match(index: pl.DataFrame, selector: str) -> pl.DataFrame:
-    """Runs of one project a selector names: exact name, exact id, or unique id prefix (>= 6 chars)."""
+    """Runs of one project a selector names: exact name, exact id, or unique id prefix
+    (>= 6 chars); as given first, then without surrounding spaces."""
+    hit = _match(index, selector)
+    if not hit.height and selector.strip() != selector:
+        hit = _match(index, selector.strip())
+    return hit
+
+
+def _match(index: pl.DataFrame, selector: str) -> pl.DataFrame:
     by_name = index.filter(pl.col("run_name") == selector)
     if by_name.height:
         return by_name
