@@ -122,6 +122,13 @@ def test_media_paths_move_inside_nested_values() -> None:
         (b'{"s": "a, NaN", "t": "[Infinity"}', None),  # inside strings: untouched
         (b'{"loss":"NaN"}', None),
         (b'{"a":1}', None),
+        # trackio <= 0.3.2 wrote json.dumps({"loss": nan, "big": 2**70}): orjson cannot
+        # write the integer (found by the write-side fuzz: the whole merge failed)
+        (
+            b'{"loss": NaN, "big": 1180591620717411303424}',
+            b'{"loss":"NaN","big":1180591620717411303424}',
+        ),
+        (b'{"loss": NaN, broken', None),  # not JSON (Trackio never writes it): copied as it is
     ],
 )
 def test_bare_tokens(raw: bytes, expected: bytes | None) -> None:

@@ -91,11 +91,28 @@ def fix_payload(raw: bytes, *, media_to: str | None) -> bytes:
         try:
             orjson.loads(raw)  # valid strict JSON: the "tokens" were inside strings
         except orjson.JSONDecodeError:
-            out = orjson.dumps(_trackio_values(json.loads(raw)))
+            out = _requote(raw)
     if media_to is not None and b'"file_path"' in out:
         target = json_fragment(media_to).encode().replace(b"\\", b"\\\\")
         out = _PATH_PROJECT_BYTES.sub(rb"\g<1>" + target + b"/", out)
     return out
+
+
+def _requote(raw: bytes) -> bytes:
+    """A payload of trackio <= 0.4 with bare NaN/Infinity tokens, as Trackio's strings.
+
+    orjson cannot write integers past 64 bits (json.dumps wrote 2**70 as it is),
+    so those rows go through ``json``. A row that is not JSON at all (Trackio never
+    writes one) is copied as it is: it stays what it was, and does not stop a merge.
+    """
+    try:
+        value = _trackio_values(json.loads(raw))
+    except ValueError:  # not JSON, not UTF-8
+        return raw
+    try:
+        return orjson.dumps(value)
+    except TypeError:  # an integer past 64 bits
+        return json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode()
 
 
 def _payload_function(media_to: str | None) -> Callable[[Any], Any]:

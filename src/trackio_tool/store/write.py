@@ -608,7 +608,9 @@ def _merge_into_new(
 ) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     token = uuid.uuid4().hex[:12]
-    tmp = path.with_name(f"{_STAGE_PREFIX}{path.stem}-{token}.db")
+    # Not "*.db": Trackio lists every *.db of its directory as a project (dot files
+    # too), so a build left by a killed merge would show up as one.
+    tmp = path.with_name(f"{_STAGE_PREFIX}{path.stem}-{token}.db-building")
     staging = path.parent / f"{_STAGE_PREFIX}media-{token}"
     placed = _Placed()
     try:
