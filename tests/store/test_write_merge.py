@@ -222,3 +222,48 @@ def test_parquet_payloads_are_trackios_bytes(tmp_path: Path) -> None:
 
     for table in ("metrics", "system_metrics"):
         assert payloads(target, table) == payloads(src / "toyproj.db", table)
+
+
+def test_a_resumed_runs_two_configs_in_a_legacy_file_merge_as_one(tmp_path: Path) -> None:
+    """Trackio 0.24-0.40 appending to a pre-0.24 file writes configs with run_id: a uuid on
+    the first session, the run's name on a resume. Both rows belong to one run; merge
+    refused the whole file (UNIQUE constraint). The last config written is kept.
+    Found by the write-side fuzz (checked against the trackio 0.30.0 wheel)."""
+    import sqlite3
+
+    src = tmp_path / "toyproj.db"
+    con = sqlite3.connect(src)
+    con.executescript(
+        """
+        CREATE TABLE metrics (id INTEGER PRIMARY KEY AUTOINCREMENT, timestamp TEXT NOT NULL,
+          run_name TEXT NOT NULL, step INTEGER NOT NULL, metrics TEXT NOT NULL, log_id TEXT,
+          space_id TEXT);
+        CREATE TABLE configs (id INTEGER PRIMARY KEY AUTOINCREMENT, run_id TEXT NOT NULL,
+          run_name TEXT NOT NULL, config TEXT NOT NULL, created_at TEXT NOT NULL, UNIQUE(run_id));
+        INSERT INTO metrics (timestamp, run_name, step, metrics)
+          VALUES ('2026-01-01T00:00:00+00:00', 'newrun', 0, '{"a": 1}');
+        INSERT INTO configs (run_id, run_name, config, created_at)
+          VALUES ('221f0997078e47ac8a3aab4f5e368a06', 'newrun', '{"lr": 1}', '2026-01-01T00:00:00');
+        INSERT INTO configs (run_id, run_name, config, created_at)
+          VALUES ('newrun', 'newrun', '{"lr": 2}', '2026-01-01T00:00:01');
+        """
+    )
+    con.close()
+    legacy = tmp_path / "legacy.db"
+    con = sqlite3.connect(legacy)
+    con.executescript(
+        """
+        CREATE TABLE metrics (id INTEGER PRIMARY KEY AUTOINCREMENT, timestamp TEXT NOT NULL,
+          run_name TEXT NOT NULL, step INTEGER NOT NULL, metrics TEXT NOT NULL);
+        CREATE TABLE configs (id INTEGER PRIMARY KEY AUTOINCREMENT, run_name TEXT NOT NULL,
+          config TEXT NOT NULL, created_at TEXT NOT NULL, UNIQUE(run_name));
+        """
+    )
+    con.close()
+    for target in (tmp_path / "new.db", legacy):
+        (files,) = resolve_sources([str(src)])
+        result = merge(files, target)
+        assert result.runs[0].rows["configs"] == 1
+        with read_only(target) as con:
+            rows = con.execute("SELECT run_name, config FROM configs").fetchall()
+        assert rows == [("newrun", '{"lr": 2}')]

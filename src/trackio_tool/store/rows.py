@@ -427,9 +427,9 @@ class SourceRows:
             if not self.reader.has_table(table) or key not in self.reader.columns[table]:
                 return {}
             marks = ",".join("?" * len(keys))
+            n = "MIN(COUNT(*), 1)" if table == "configs" else "COUNT(*)"  # one per run (read)
             rows = self.reader.execute(
-                f"SELECT {key}, COUNT(*) FROM {quote(table)} WHERE {key} IN ({marks})"
-                f" GROUP BY {key}",
+                f"SELECT {key}, {n} FROM {quote(table)} WHERE {key} IN ({marks}) GROUP BY {key}",
                 list(keys),
             ).fetchall()
             return {str(k): int(n) for k, n in rows}
@@ -524,7 +524,13 @@ class SourceRows:
         keys = [r.key for r in runs]
         marks = ",".join("?" * len(keys))
         order = " ORDER BY id" if "id" in src else ""
-        sql = f"SELECT {', '.join(exprs)} FROM {quote(table)} WHERE {key} IN ({marks}){order}"
+        where = f"{key} IN ({marks})"
+        if table == "configs":
+            # One config per run. A legacy file that Trackio 0.24-0.40 appended to holds
+            # two rows for a resumed run (run_id = a uuid, then run_id = its name): the
+            # last one written is the run's config.
+            where += f" AND rowid IN (SELECT MAX(rowid) FROM configs GROUP BY {key})"
+        sql = f"SELECT {', '.join(exprs)} FROM {quote(table)} WHERE {where}{order}"
         cur = reader.execute(sql, [*params, *keys])
         return iter(cur)
 
