@@ -594,3 +594,56 @@ def test_collect_nothing_numeric(tmp_path: Path) -> None:
         OutputError, match="nothing to plot: the selected runs of words have no numeric metrics"
     ):
         series.collect(resolve_sources([str(db)]))
+
+
+def test_flat_and_nested_spellings_of_one_metric_are_one_series(tmp_path: Path) -> None:
+    """Found by the read-side fuzz: {"eval/loss": x} in one run and {"eval": {"loss": y}}
+    in another both flatten to eval/loss, and the readers failed (DuplicateError)."""
+    db = tmp_path / "both.db"
+    shutil_copy(FIXTURES / "trackio-0.43.0" / "toyproj-edge.db", db)
+    payloads = [("A", '{"eval/loss": 0.5}'), ("B", '{"eval": {"loss": 0.4}}'), ("B", '{"x": 1}')]
+    con = sqlite3.connect(db)
+    with con:
+        con.execute("DELETE FROM metrics")
+        con.executemany(
+            "INSERT INTO metrics (run_id, timestamp, run_name, step, metrics) VALUES (?,?,?,?,?)",
+            [(r, "2026-01-01T00:00:00+00:00", r, i, p) for i, (r, p) in enumerate(payloads)],
+        )
+    con.close()
+    (files,) = resolve_sources([str(db)])
+    with open_project(files) as project:
+        for frame in (project.read_numeric(), numeric.read_float_series(project)):
+            assert frame.get_column("eval/loss").to_list() == [0.5, 0.4, None]
+    got = {(t.metric, t.run): t.y.to_list() for t in series.collect([files]).traces}
+    assert got[("eval/loss", 0)] == [0.5]
+    assert got[("eval/loss", 1)] == [0.4]
+
+
+def test_parquet_text_is_not_a_number_and_big_unsigned_ints_are(tmp_path: Path) -> None:
+    """Found by the read-side fuzz: a text column that mostly spelled numbers was plotted,
+    and a uint64 past 2**63 (pandas writes one for a 64-bit seed) made plot fail."""
+    path = tmp_path / "p.parquet"
+    pl.DataFrame(
+        {
+            "id": [1, 2, 3],
+            "timestamp": ["2026-01-01T00:00:00"] * 3,
+            "run_name": ["run"] * 3,
+            "step": [0, 1, 2],
+            "phase": ["3", "1e3", "inf"],
+            "old_nan": [1.0, None, None],
+            "loss": ["NaN", "Infinity", None],
+            "seed": pl.Series([2**63 + 5, 1, 2], dtype=pl.UInt64),
+            "eval": [{"loss": 0.5, "tag": "7"}] * 3,
+        }
+    ).write_parquet(path)
+    (files,) = resolve_sources([str(path)])
+    with open_project(files) as project:
+        frame = numeric.read_float_series(project)
+    assert set(frame.columns) - {"run_key", "step", "timestamp"} == {
+        "old_nan",
+        "loss",
+        "seed",
+        "eval/loss",
+    }
+    assert frame.get_column("seed").to_list() == [float(2**63 + 5), 1.0, 2.0]
+    assert [str(v) for v in frame.get_column("loss").to_list()] == ["nan", "inf", "None"]

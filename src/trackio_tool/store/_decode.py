@@ -603,6 +603,29 @@ def _python_leaves(name: str, values: list[Any], sep: str) -> list[pl.Series]:
     return out
 
 
+def leaf_frame(leaves: Sequence[pl.Series]) -> pl.DataFrame:
+    """Flattened leaves as one frame; leaves with the same name are one series.
+
+    A flat key ``"eval/loss"`` and a nested ``{"eval": {"loss": ...}}`` (logged by
+    different runs, or at different times) are the same chart: their values are
+    merged, the first non-null one winning in a row that holds both.
+    """
+    groups: dict[str, list[pl.Series]] = {}
+    for s in leaves:
+        groups.setdefault(s.name, []).append(s)
+    out = []
+    for name, same in groups.items():
+        if len(same) == 1:
+            out.append(same[0])
+            continue
+        dtype = same[0].dtype if all(x.dtype == same[0].dtype for x in same) else pl.Float64
+        merged = pl.select(
+            pl.coalesce([pl.lit(x.cast(dtype).alias(f"v{i}")) for i, x in enumerate(same)])
+        ).to_series()
+        out.append(merged.alias(name))
+    return pl.DataFrame(out) if out else pl.DataFrame(schema={})
+
+
 def flatten_numeric(frame: pl.DataFrame, *, sep: str = "/") -> pl.DataFrame:
     """Numeric leaves of decoded payloads as ``parent/child`` columns.
 
@@ -627,4 +650,4 @@ def flatten_numeric(frame: pl.DataFrame, *, sep: str = "/") -> pl.DataFrame:
 
     for col in frame.get_columns():
         visit(col.name, col)
-    return pl.DataFrame(out) if out else pl.DataFrame(schema={})
+    return leaf_frame(out)

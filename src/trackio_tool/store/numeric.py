@@ -393,7 +393,7 @@ def _flatten(values: pl.Series, *, restore: bool = False) -> pl.DataFrame:
         visit(field, f)
     if not out:
         return pl.DataFrame(schema={})
-    frame = pl.DataFrame(out)
+    frame = _decode.leaf_frame(out)
     if not restore:
         return frame
     (nan_text, _), (pinf_text, _), (ninf_text, _) = _SENTINELS.values()

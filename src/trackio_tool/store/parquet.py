@@ -224,15 +224,25 @@ def _numeric_columns(frame: pl.DataFrame) -> pl.DataFrame:
             for field, f in _decode.struct_fields(s):
                 visit(f"{name}/{field}", f)
         elif dt.is_integer():
-            out.append(s.cast(pl.Int64).alias(name))
+            as_int = s.cast(pl.Int64, strict=False)  # a uint64 may pass 2**63 (a seed)
+            out.append(
+                (as_int if as_int.null_count() == s.null_count() else s.cast(pl.Float64)).alias(
+                    name
+                )
+            )
         elif dt.is_float():
             out.append(s.cast(pl.Float64).alias(name))
         elif dt == pl.String:
-            typed = _decode.type_leaf(s)
-            # A string column is a series only when it is mostly numbers (e.g. "NaN" strings).
-            if typed is not None and typed.null_count() <= s.null_count() + len(s) // 2:
-                out.append(typed.alias(name))
+            # Text is not a number, however it reads ("3", "1e3"); only Trackio's
+            # "NaN"/"Infinity"/"-Infinity" strings are (older exports kept some).
+            special = s.is_in(list(_decode.NONFINITE))
+            if special.any():
+                out.append(
+                    s.replace_strict(
+                        _decode.NONFINITE, default=None, return_dtype=pl.Float64
+                    ).alias(name)
+                )
 
     for col in frame.get_columns():
         visit(col.name, col)
-    return pl.DataFrame(out) if out else pl.DataFrame(schema={})
+    return _decode.leaf_frame(out)
