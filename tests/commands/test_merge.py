@@ -349,3 +349,7 @@ def test_remerge_is_refused_by_log_id(
     r = cli("merge", "--from", str(src), "--into", str(target))
     _one_clean_line(r, "40 metrics rows of the source are already in t.db (same log_id")
     assert tree_digest(tmp_path) == before
+    # --dry-run says so too (it used to promise a merge the real run refuses)
+    r = cli("merge", "--from", str(src), "--into", str(target), "--dry-run")
+    _one_clean_line(r, "40 metrics rows of the source are already in t.db (same log_id")
+    assert tree_digest(tmp_path) == before

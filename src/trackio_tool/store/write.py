@@ -43,6 +43,7 @@ from trackio_tool.sources import ProjectFiles, canonical_project_name, resolve_s
 from trackio_tool.sources.remote import is_url
 from trackio_tool.store import _lock, _schema
 from trackio_tool.store._schema import JSON_COLUMNS, RUN_TABLES, quote
+from trackio_tool.store._sqlite_ro import read_only
 from trackio_tool.store.project import Project, open_project
 from trackio_tool.store.rows import RunMap, SourceRows, json_fragment
 from trackio_tool.store.select import select_runs, split_selectors
@@ -474,6 +475,8 @@ def merge(
             notes=tuple(notes),
         )
         if dry_run:
+            if exists:  # would the real run refuse rows merged before?
+                _dry_run_duplicates(path, _TablePlan(rows, run_maps, layout, write_tables, None))
             return result
         media_to = project if media else None
         plan = _TablePlan(rows, run_maps, layout, write_tables, media_to)
@@ -713,14 +716,35 @@ def _merge_into_existing(
         shutil.rmtree(staging, ignore_errors=True)
 
 
+_DUPLICATE_CHECKS = {
+    "metrics": "log_id",
+    "system_metrics": "log_id",
+    "alerts": "alert_id",
+    "traces": "id",
+}
+
+
+def _dry_run_duplicates(path: Path, plan: _TablePlan) -> None:
+    """``_check_duplicates`` for ``--dry-run``, on a read-only connection: only the
+    id columns are staged (in its temp schema), so the target is not touched."""
+    with read_only(path) as con:
+        target = _layout(con)
+        for table, col in _DUPLICATE_CHECKS.items():
+            if table not in plan.tables or col not in target.get(table, []):
+                continue
+            if col not in plan.columns(table):
+                continue
+            con.execute(f"CREATE TEMP TABLE {quote('stage_' + table)} ({quote(col)})")
+            con.executemany(
+                f"INSERT INTO temp.{quote('stage_' + table)} VALUES (?)",
+                plan.rows.read(table, [col], plan.runs, media_to=None),
+            )
+        _check_duplicates(con, plan, path)
+
+
 def _check_duplicates(con: sqlite3.Connection, plan: _TablePlan, path: Path) -> None:
     """Rows the target already has (same log_id / trace id / alert id): merged before."""
-    checks = {
-        "metrics": "log_id",
-        "system_metrics": "log_id",
-        "alerts": "alert_id",
-        "traces": "id",
-    }
+    checks = _DUPLICATE_CHECKS
     layout = _layout(con)
     for table, col in checks.items():
         if table not in plan.tables or col not in plan.columns(table):
