@@ -353,3 +353,25 @@ def test_remerge_is_refused_by_log_id(
     r = cli("merge", "--from", str(src), "--into", str(target), "--dry-run")
     _one_clean_line(r, "40 metrics rows of the source are already in t.db (same log_id")
     assert tree_digest(tmp_path) == before
+
+
+def test_a_refused_merge_leaves_a_live_wal_alone(
+    cli: Callable[..., Any], fixture_copy: Callable[[str], Path], tmp_path: Path
+) -> None:
+    """Found by the write-side fuzz: a merge refused for rows merged before said "nothing
+    was changed", but its write connection had folded the target's -wal into the .db."""
+    live = fixture_copy("trackio-0.43.0-wal-snapshot")
+    assert (live / "walproj.db-wal").stat().st_size > 0
+    src = tmp_path / "src" / "walproj.db"
+    src.parent.mkdir()
+    assert cli("merge", "--from", str(live / "walproj.db"), "--into", str(src)).exit_code == 0
+    assert cli("rename", str(src), "--run", "live", "--to", "live-copy").exit_code == 0
+    con = sqlite3.connect(src)
+    with con:
+        for table in ("metrics", "configs", "system_metrics"):
+            con.execute(f"UPDATE {table} SET run_id = 'other'")
+    con.close()
+    before = tree_digest(live)
+    r = cli("merge", "--from", str(src), "--into", str(live / "walproj.db"))
+    _one_clean_line(r, "already in walproj.db (same log_id")
+    assert tree_digest(live) == before

@@ -474,9 +474,12 @@ def merge(
             tables_created=created_tables,
             notes=tuple(notes),
         )
+        if exists:
+            # Rows merged before are refused on a read-only connection first: a refusal
+            # then leaves the target's bytes alone (a write connection folds its -wal in
+            # when it closes), and --dry-run says what the real run would.
+            _precheck_duplicates(path, _TablePlan(rows, run_maps, layout, write_tables, None))
         if dry_run:
-            if exists:  # would the real run refuse rows merged before?
-                _dry_run_duplicates(path, _TablePlan(rows, run_maps, layout, write_tables, None))
             return result
         media_to = project if media else None
         plan = _TablePlan(rows, run_maps, layout, write_tables, media_to)
@@ -724,9 +727,10 @@ _DUPLICATE_CHECKS = {
 }
 
 
-def _dry_run_duplicates(path: Path, plan: _TablePlan) -> None:
-    """``_check_duplicates`` for ``--dry-run``, on a read-only connection: only the
-    id columns are staged (in its temp schema), so the target is not touched."""
+def _precheck_duplicates(path: Path, plan: _TablePlan) -> None:
+    """``_check_duplicates`` on a read-only connection: only the id columns are staged
+    (in its temp schema), so the target is not touched. The write transaction checks
+    again (another merge may land in between)."""
     with read_only(path) as con:
         target = _layout(con)
         for table, col in _DUPLICATE_CHECKS.items():
