@@ -184,3 +184,26 @@ def test_media_that_cannot_be_removed_changes_nothing(
             r = cli(args[0], str(d / "toyproj.db"), "--run", "gamma", *args[1:])
             _one_clean_line(r, f"{sub} is not writable", "nothing was changed")
     assert tree_digest(d) == before
+
+
+def test_a_run_called_files_keeps_the_project_files(
+    cli: Callable[..., Any], fixture_copy: Callable[[str], Path]
+) -> None:
+    """media/<project>/files/ is where trackio.save keeps project files (TRACKIO_FORMATS.md
+    §1, §5), not only a run's folder. Dropping a run called "files" deleted them, and
+    renaming it moved them away (found by the write-side fuzz)."""
+    d = fixture_copy("trackio-0.43.0")
+    db = d / "toyproj.db"
+    assert cli("rename", str(db), "--run", "alpha", "--to", "files").exit_code == 0
+    saved = d / "media" / "toyproj" / "files" / "configs" / "train.yaml"
+    saved.parent.mkdir(parents=True)
+    saved.write_text("lr: 1")
+    r = cli("rename", str(db), "--run", "files", "--to", "alpha2")
+    assert r.exit_code == 0, r.stderr
+    assert "project files" in r.stderr
+    assert saved.read_text() == "lr: 1"
+    assert cli("rename", str(db), "--run", "alpha2", "--to", "files").exit_code == 0
+    r = cli("drop", str(db), "--run", "files", "--yes")
+    assert r.exit_code == 0, r.stderr
+    assert "project's files" in r.stderr
+    assert saved.read_text() == "lr: 1"

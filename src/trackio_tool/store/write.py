@@ -60,6 +60,7 @@ RESERVED_SUFFIXES = (
     "_external_run_artifact_links",
 )
 _STAGE_PREFIX = ".trackio-tool-"
+PROJECT_FILES = "files"  # media/<project>/files/: trackio.save's folder, not a run's
 
 
 # -- results --------------------------------------------------------------------------
@@ -827,7 +828,12 @@ def drop(
                 )
             n_media = 0
             if media:
-                if name in remaining:
+                if name == PROJECT_FILES and (root / name).is_dir():
+                    notes.append(
+                        f"media folder media/{path.stem}/{name}/ kept: it is also where"
+                        " Trackio keeps the project's files (trackio.save)"
+                    )
+                elif name in remaining:
                     if (root / name).is_dir():
                         notes.append(
                             f"media folder media/{path.stem}/{name}/ kept: another run named"
@@ -859,7 +865,7 @@ def drop(
     removed = []
     for change in result.runs:
         n = 0
-        if change.media_files and change.name not in remaining:
+        if change.media_files and change.name not in remaining and change.name != PROJECT_FILES:
             n = _remove_folder(root / change.name)
         removed.append(replace(change, rows=deleted[change.run_id or change.name], media_files=n))
     return replace(result, runs=tuple(removed))
@@ -1065,7 +1071,10 @@ def rename(
             )
         _check_names([old], "run name")
         tkeys = _table_keys(layout)
-        shared = old in set(index.filter(pl.col("run_key") != key).get_column("run_name").to_list())
+        others = set(index.filter(pl.col("run_key") != key).get_column("run_name").to_list())
+        # media/<project>/files/ also holds the project's files (trackio.save): a run
+        # called "files" takes only what its rows reference, as from a shared folder.
+        shared = old in others or old == PROJECT_FILES
         root = _media_root(path)
         old_dir = root / old
         if shared:
@@ -1081,8 +1090,13 @@ def rename(
             _check_removable(old_dir, dirs=sorted({p.parent for p in moving}))
     notes = []
     if shared:
+        whose = (
+            "Trackio's project files (trackio.save)"
+            if old == PROJECT_FILES
+            else f"another run named {old!r}"
+        )
         notes.append(
-            f"media/{path.stem}/{old}/ is shared with another run named {old!r}:"
+            f"media/{path.stem}/{old}/ is shared with {whose}:"
             " only the files this run references were moved"
         )
     rows = _apply_rename(
