@@ -167,3 +167,23 @@ def test_unreadable_file(tmp_path: Path) -> None:
     assert "permission denied" in lines[0].lower()
     if before is not None:
         assert tree_digest(tmp_path) == before
+
+
+def test_a_full_disk_is_not_called_damage(
+    fixture_copy: Callable[[str], Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Opening a WAL file needs room for its -wal/-shm; on a full disk SQLite says "disk I/O
+    error" about a healthy file, and the advice was to .recover it (write-side fuzz, on a
+    full tmpfs). Here the disk reports 4 KB free."""
+    from trackio_tool.errors import CorruptFileError, SourceError
+    from trackio_tool.store.sqlite import SqliteReader
+
+    db = fixture_copy("trackio-0.43.0") / "toyproj.db"
+    with SqliteReader(db) as reader:
+        err = sqlite3.OperationalError("disk I/O error")
+        assert isinstance(reader._translate(err), CorruptFileError)
+        usage = shutil.disk_usage(db.parent)
+        monkeypatch.setattr(shutil, "disk_usage", lambda _: usage._replace(free=4096))
+        got = reader._translate(err)
+    assert isinstance(got, SourceError)
+    assert "disk is full" in str(got)

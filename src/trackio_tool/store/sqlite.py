@@ -21,7 +21,12 @@ from typing import Any
 import polars as pl
 
 from trackio_tool import _waiting
-from trackio_tool.errors import CorruptFileError, NotATrackioFileError, SourcePermissionError
+from trackio_tool.errors import (
+    CorruptFileError,
+    NotATrackioFileError,
+    SourceError,
+    SourcePermissionError,
+)
 from trackio_tool.store import _decode, _early, _sqlite_ro
 
 RUN_TABLES = ("metrics", "configs", "system_metrics", "alerts", "traces")
@@ -82,6 +87,13 @@ def _prefetch(chunks: Iterator[pl.DataFrame], depth: int = 2) -> Iterator[pl.Dat
                 box.get_nowait()
             except queue.Empty:
                 worker.join(0.05)
+
+
+def _nearly_full(path: Path) -> bool:
+    try:
+        return shutil.disk_usage(path.parent).free < (1 << 20)
+    except OSError:
+        return False
 
 
 def _q(name: str) -> str:
@@ -166,6 +178,12 @@ class SqliteReader:
         if "not a database" in msg or "file is encrypted" in msg:
             return NotATrackioFileError(
                 f"{self.label} is not an SQLite database (a Trackio .db file was expected)"
+            )
+        if "disk I/O" in msg and _nearly_full(self.path):
+            # Opening a WAL file needs room for its -wal/-shm: on a full disk SQLite
+            # says "disk I/O error" about a file that is fine.
+            return SourceError(
+                f"cannot open {self.label}: {msg}, and its disk is full; free some space"
             )
         if "malformed" in msg or "disk I/O" in msg or "corrupt" in msg:
             return CorruptFileError(
