@@ -27,7 +27,6 @@ NONFINITE: dict[str, float] = {"NaN": math.nan, "Infinity": math.inf, "-Infinity
 # Quote bare tokens (json.dumps of trackio <= 0.4) so strict decoders accept them;
 # trackio's own "NaN" strings are preceded by a quote and left alone.
 _BARE_TOKEN = r"([:\[,]\s*)(-?(?:NaN|Infinity))"
-# A key token in a row known to be flat and escape-free (see ``flat_mask``).
 # A whole member (key and value) of a row ``flat_mask`` vouches for: matched left to
 # right, each match ends after its value, so the next starts at a real key (a key
 # regex alone is fooled by {"a": "x,", ":": 1}, where ", " looks like a key).
@@ -592,15 +591,13 @@ def _python_leaves(name: str, values: list[Any], sep: str) -> list[pl.Series]:
 
     for row, v in enumerate(values):
         walk(name, v, row)
-    out = []
-    for path, col in leaves.items():
-        if all(isinstance(v, int) for v in col if v is not None):
-            as_int = pl.Series(path, col, dtype=pl.Int64, strict=False)
-            if as_int.null_count() == col.count(None):  # all fit in 64 bits
-                out.append(as_int)
-                continue
-        out.append(pl.Series(path, [None if v is None else float(v) for v in col], pl.Float64))
-    return out
+    # Typed by the same rule as text leaves (Int64 when every value is an integer
+    # that fits, else Float64): repr gives "nan"/"inf" for the non-finite floats.
+    texts = (
+        pl.Series(path, [None if v is None else repr(v) for v in col], dtype=pl.String)
+        for path, col in leaves.items()
+    )
+    return [typed for t in texts if (typed := type_leaf(t)) is not None]
 
 
 def leaf_frame(leaves: Sequence[pl.Series]) -> pl.DataFrame:

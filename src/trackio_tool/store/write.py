@@ -733,12 +733,7 @@ def _precheck_duplicates(path: Path, plan: _TablePlan) -> None:
     (in its temp schema), so the target is not touched. The write transaction checks
     again (another merge may land in between)."""
     with read_only(path) as con:
-        target = _layout(con)
-        for table, col in _DUPLICATE_CHECKS.items():
-            if table not in plan.tables or col not in target.get(table, []):
-                continue
-            if col not in plan.columns(table):
-                continue
+        for table, col in _id_checks(plan, _layout(con)):
             con.execute(f"CREATE TEMP TABLE {quote('stage_' + table)} ({quote(col)})")
             con.executemany(
                 f"INSERT INTO temp.{quote('stage_' + table)} VALUES (?)",
@@ -747,15 +742,18 @@ def _precheck_duplicates(path: Path, plan: _TablePlan) -> None:
         _check_duplicates(con, plan, path)
 
 
+def _id_checks(plan: _TablePlan, layout: dict[str, list[str]]) -> list[tuple[str, str]]:
+    """``(table, id column)`` that both the merged rows and the target have."""
+    return [
+        (table, col)
+        for table, col in _DUPLICATE_CHECKS.items()
+        if table in plan.tables and col in plan.columns(table) and col in layout.get(table, [])
+    ]
+
+
 def _check_duplicates(con: sqlite3.Connection, plan: _TablePlan, path: Path) -> None:
     """Rows the target already has (same log_id / trace id / alert id): merged before."""
-    checks = _DUPLICATE_CHECKS
-    layout = _layout(con)
-    for table, col in checks.items():
-        if table not in plan.tables or col not in plan.columns(table):
-            continue
-        if col not in layout.get(table, []):
-            continue
+    for table, col in _id_checks(plan, _layout(con)):
         stage = quote("stage_" + table)
         n, example = con.execute(
             f"SELECT COUNT(*), MIN(s.{col}) FROM temp.{stage} AS s"
