@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import math
 import sqlite3
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -140,20 +141,10 @@ def test_fast_decode_matches_exact_on_any_rows(rows: list[dict[str, Any]], style
 
 def test_metrics_named_like_internal_columns_are_plotted(tmp_path: Path) -> None:
     """run_key, step, _x and a leading NUL are metric names like any other."""
-    db = tmp_path / "names.db"
-    shutil_copy(FIXTURES / "trackio-0.43.0" / "toyproj-edge.db", db)
     names = ["run_key", "_x", "step", "timestamp", "\x00row", "\x00\x00run_key", "loss"]
-    con = sqlite3.connect(db)
-    with con:
-        con.execute("DELETE FROM metrics")
-        con.executemany(
-            "INSERT INTO metrics (run_id, timestamp, run_name, step, metrics) VALUES (?,?,?,?,?)",
-            [
-                ("rid", "2026-01-01T00:00:00+00:00", "run", i, orjson_dumps(names, i))
-                for i in range(5)
-            ],
-        )
-    con.close()
+    db = _edge_db(
+        tmp_path / "names.db", [("rid", "run", i, orjson_dumps(names, i)) for i in range(5)]
+    )
     (files,) = resolve_sources([str(db)])
     data = series.collect([files])
     got = {t.metric: t.y.to_list() for t in data.traces}
@@ -167,25 +158,10 @@ def test_metrics_named_like_internal_columns_are_plotted(tmp_path: Path) -> None
 def test_pattern_like_names_at_any_depth_are_read_and_plotted(tmp_path: Path) -> None:
     """``*`` and ``^a$`` are names, not polars column patterns, top-level or nested,
     on the fast path and on the exact one (a JSON null forces the exact path)."""
-    db = tmp_path / "patterns.db"
-    shutil_copy(FIXTURES / "trackio-0.43.0" / "toyproj-edge.db", db)
-    con = sqlite3.connect(db)
-    with con:
-        con.execute("DELETE FROM metrics")
-        con.executemany(
-            "INSERT INTO metrics (run_id, timestamp, run_name, step, metrics) VALUES (?,?,?,?,?)",
-            [
-                (
-                    "rid",
-                    "2026-01-01T00:00:00+00:00",
-                    "run",
-                    i,
-                    json.dumps({"*": i, "^a$": 2 * i, "m": {"*": 3 * i, "^b$": 4 * i, "n": None}}),
-                )
-                for i in range(5)
-            ],
-        )
-    con.close()
+    rows = [{"*": i, "^a$": 2 * i, "m": {"*": 3 * i, "^b$": 4 * i, "n": None}} for i in range(5)]
+    db = _edge_db(
+        tmp_path / "patterns.db", [("rid", "run", i, json.dumps(r)) for i, r in enumerate(rows)]
+    )
     (files,) = resolve_sources([str(db)])
     got = {t.metric: t.y.to_list() for t in series.collect([files]).traces}
     assert got == {
@@ -240,16 +216,7 @@ def test_numbers_are_what_json_says_they_are(
     """Found by a differential fuzz against sqlite3 + json.loads: strings read as
     numbers, booleans read as 1/0 by the fast reader, and keys whose shape changes
     dropped whole (with their siblings)."""
-    db = tmp_path / "types.db"
-    shutil_copy(FIXTURES / "trackio-0.43.0" / "toyproj-edge.db", db)
-    con = sqlite3.connect(db)
-    with con:
-        con.execute("DELETE FROM metrics")
-        con.executemany(
-            "INSERT INTO metrics (run_id, timestamp, run_name, step, metrics) VALUES (?,?,?,?,?)",
-            [("rid", "2026-01-01T00:00:00+00:00", "run", i, p) for i, p in enumerate(payloads)],
-        )
-    con.close()
+    db = _edge_db(tmp_path / "types.db", [("rid", "run", i, p) for i, p in enumerate(payloads)])
     (files,) = resolve_sources([str(db)])
     with open_project(files) as project:
         for frame in (project.read_numeric(), numeric.read_float_series(project)):
@@ -329,24 +296,15 @@ def test_fast_decode_takes_the_exact_path_for_what_it_cannot_vouch_for() -> None
 def test_fast_reader_learns_keys_across_chunks(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    db = tmp_path / "grow.db"
-    shutil_copy(FIXTURES / "trackio-0.43.0" / "toyproj-edge.db", db)
-    con = sqlite3.connect(db)
-    with con:
-        con.execute("DELETE FROM metrics")
-        rows = []
-        for i in range(300):
-            m: dict[str, Any] = {"loss": 1 / (i + 1)}
-            if i >= 150:
-                m["late"] = i
-            if i % 7 == 0:
-                m["eval"] = {"acc": i / 300, "bad": "NaN"}
-            rows.append(("rid", "2026-01-01T00:00:00+00:00", "run", i, encode(m, "orjson-strings")))
-        con.executemany(
-            "INSERT INTO metrics (run_id, timestamp, run_name, step, metrics) VALUES (?,?,?,?,?)",
-            rows,
-        )
-    con.close()
+    rows = []
+    for i in range(300):
+        m: dict[str, Any] = {"loss": 1 / (i + 1)}
+        if i >= 150:
+            m["late"] = i
+        if i % 7 == 0:
+            m["eval"] = {"acc": i / 300, "bad": "NaN"}
+        rows.append(("rid", "run", i, encode(m, "orjson-strings")))
+    db = _edge_db(tmp_path / "grow.db", rows)
     monkeypatch.setattr(numeric, "CHUNK_ROWS", 64)
     (files,) = resolve_sources([str(db)])
     with open_project(files) as project:
@@ -358,6 +316,21 @@ def test_fast_reader_learns_keys_across_chunks(
 
 def shutil_copy(src: Path, dst: Path) -> None:
     dst.write_bytes(src.read_bytes())
+
+
+def _edge_db(db: Path, rows: Iterable[tuple[str, str, int, Any]]) -> Path:
+    """A copy of the 0.43 edge fixture whose metrics are ``(run_id, run_name, step, payload)``."""
+    shutil_copy(FIXTURES / "trackio-0.43.0" / "toyproj-edge.db", db)
+    con = sqlite3.connect(db)
+    with con:
+        con.execute("DELETE FROM metrics")
+        con.executemany(
+            "INSERT INTO metrics (run_id, timestamp, run_name, step, metrics)"
+            " VALUES (?, '2026-01-01T00:00:00+00:00', ?, ?, ?)",
+            rows,
+        )
+    con.close()
+    return db
 
 
 # -- labels and run selection ---------------------------------------------------------
@@ -599,17 +572,8 @@ def test_collect_nothing_numeric(tmp_path: Path) -> None:
 def test_flat_and_nested_spellings_of_one_metric_are_one_series(tmp_path: Path) -> None:
     """Found by the read-side fuzz: {"eval/loss": x} in one run and {"eval": {"loss": y}}
     in another both flatten to eval/loss, and the readers failed (DuplicateError)."""
-    db = tmp_path / "both.db"
-    shutil_copy(FIXTURES / "trackio-0.43.0" / "toyproj-edge.db", db)
     payloads = [("A", '{"eval/loss": 0.5}'), ("B", '{"eval": {"loss": 0.4}}'), ("B", '{"x": 1}')]
-    con = sqlite3.connect(db)
-    with con:
-        con.execute("DELETE FROM metrics")
-        con.executemany(
-            "INSERT INTO metrics (run_id, timestamp, run_name, step, metrics) VALUES (?,?,?,?,?)",
-            [(r, "2026-01-01T00:00:00+00:00", r, i, p) for i, (r, p) in enumerate(payloads)],
-        )
-    con.close()
+    db = _edge_db(tmp_path / "both.db", [(r, r, i, p) for i, (r, p) in enumerate(payloads)])
     (files,) = resolve_sources([str(db)])
     with open_project(files) as project:
         for frame in (project.read_numeric(), numeric.read_float_series(project)):
