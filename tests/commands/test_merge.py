@@ -209,6 +209,49 @@ def test_media_paths_follow_both_styles(
         assert (tmp_path / p).is_file()
 
 
+def test_a_users_own_file_paths_are_not_media(
+    cli: Callable[..., Any], fixture_copy: Callable[[str], Path], tmp_path: Path
+) -> None:
+    """A config's ``{"file_path": "data/train.csv"}`` came out of a merge as
+    ``<target>/train.csv``: every ``file_path`` was taken for a media path. Only the
+    merged runs' media paths move now."""
+    src = fixture_copy("trackio-0.43.0") / "toyproj.db"
+    con = sqlite3.connect(src)
+    try:
+        (raw,) = con.execute("SELECT config FROM configs WHERE run_name = 'gamma'").fetchone()
+        config = json.loads(raw)
+        config["data"] = {"file_path": "data/train.csv"}
+        config["file_path"] = "runs/gamma.yaml"
+        con.execute(
+            "UPDATE configs SET config = ? WHERE run_name = 'gamma'",
+            (json.dumps(config).encode() if isinstance(raw, bytes) else json.dumps(config),),
+        )
+        con.commit()
+    finally:
+        con.close()
+    target = tmp_path / "moved.db"
+    r = cli("merge", "--from", str(src), "--into", str(target), "--run", "gamma")
+    assert r.exit_code == 0, r.stderr
+    con = sqlite3.connect(target)
+    try:
+        (raw,) = con.execute("SELECT config FROM configs").fetchone()
+        paths = [
+            json.loads(m)["samples"]["file_path"]
+            for (m,) in con.execute(
+                "SELECT metrics FROM metrics WHERE instr(metrics, 'file_path') > 0"
+            )
+        ]
+    finally:
+        con.close()
+    merged = json.loads(raw)
+    assert merged["data"] == {"file_path": "data/train.csv"}
+    assert merged["file_path"] == "runs/gamma.yaml"
+    assert len(paths) == 4
+    assert all(p.startswith("moved/gamma/") for p in paths), paths
+    for p in paths:
+        assert (tmp_path / "media" / p).is_file()
+
+
 def test_conflicts_are_listed_before_writing(
     cli: Callable[..., Any], fixture_copy: Callable[[str], Path]
 ) -> None:

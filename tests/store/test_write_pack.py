@@ -13,7 +13,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from trackio_tool.store._decode import loads
-from trackio_tool.store.rows import fix_payload, pack_json
+from trackio_tool.store.rows import MediaMove, fix_payload, pack_json
 
 
 def trackio_json(row: dict[str, Any]) -> bytes:
@@ -101,14 +101,21 @@ def test_media_paths_move_inside_nested_values() -> None:
             "img": [
                 {"_type": "trackio.image", "file_path": "old/run/0/a.png", "caption": None},
                 {"_type": "trackio.image", "file_path": "media/old/run/0/b.png", "caption": "c"},
+                {"_type": "trackio.image", "file_path": "old/other/0/c.png", "caption": None},
+                {"_type": "str", "file_path": "data/run/train.csv", "caption": None},
             ],
-            "file_path": ["old/run/x", "y"],  # a top-level metric, not media: unchanged
+            "file_path": ["old/run/x", "y", "z", "w"],  # a top-level metric, not media: unchanged
         }
     )
-    out = pack_json(frame, frame.columns, media_to="new").to_list()
+    out = pack_json(frame, frame.columns, media_to=MediaMove("new", ("run",))).to_list()
     assert out == [
         '{"img":{"_type":"trackio.image","file_path":"new/run/0/a.png"},"file_path":"old/run/x"}',
         '{"img":{"_type":"trackio.image","file_path":"media/new/run/0/b.png","caption":"c"},"file_path":"y"}',
+        # a run that is not merged: its folder is not copied, its path stays
+        '{"img":{"_type":"trackio.image","file_path":"old/other/0/c.png"},"file_path":"z"}',
+        # a path whose second segment happens to be a merged run's name moves: the
+        # rule is by run folder, and Trackio's layout cannot tell them apart
+        '{"img":{"_type":"str","file_path":"new/run/train.csv"},"file_path":"w"}',
     ]
 
 
@@ -145,10 +152,44 @@ def test_payload_media_paths_both_styles() -> None:
         b'{"a": {"_type": "trackio.image", "file_path": "media/toyproj/gamma/0/x.png"},'
         b' "b":{"file_path":"toyproj/gamma/1/y.png"}, "c": "file_path"}'
     )
-    assert fix_payload(raw, media_to="other") == (
+    assert fix_payload(raw, media_to=MediaMove("other", ("gamma",))) == (
         b'{"a": {"_type": "trackio.image", "file_path": "media/other/gamma/0/x.png"},'
         b' "b":{"file_path":"other/gamma/1/y.png"}, "c": "file_path"}'
     )
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        # a user's own file_path values (a config, a logged string): not media
+        b'{"file_path": "data/train.csv", "lr": 0.1}',
+        b'{"dataset": {"file_path": "corpora/wiki/part-0.jsonl"}}',
+        # media of a run that is not merged, and of a run whose name only starts alike
+        b'{"img": {"_type": "trackio.image", "file_path": "toyproj/beta/0/x.png"}}',
+        b'{"img": {"_type": "trackio.image", "file_path": "toyproj/gamma2/0/x.png"}}',
+    ],
+)
+def test_paths_outside_the_merged_runs_media_are_data(raw: bytes) -> None:
+    """Merge rewrote every ``"file_path": "a/b..."`` to ``<target>/b...``: a config's
+    ``{"file_path": "data/train.csv"}`` came out as ``other/train.csv``."""
+    assert fix_payload(raw, media_to=MediaMove("other", ("gamma",))) is raw
+
+
+def test_media_paths_of_names_with_escapes_move() -> None:
+    """Run names as orjson and as json.dumps (Trackio <= 0.4) spell them in JSON."""
+    move = MediaMove("t$1", ("café", 'say "hi"'))
+    raw = (
+        b'{"a": {"file_path": "p/caf\\u00e9/0/x.png"}, "b": {"file_path": "p/caf\xc3\xa9/0/y.png"},'
+        b' "c": {"file_path": "media/p/say \\"hi\\"/1/z.png"}}'
+    )
+    assert fix_payload(raw, media_to=move) == (
+        b'{"a": {"file_path": "t$1/caf\\u00e9/0/x.png"}, "b": {"file_path": "t$1/caf\xc3\xa9/0/y.png"},'
+        b' "c": {"file_path": "media/t$1/say \\"hi\\"/1/z.png"}}'
+    )
+    text = pl.Series([raw.decode()])
+    assert pl.select(move.json_expr(pl.lit(text))).to_series().to_list() == [
+        fix_payload(raw, media_to=move).decode()
+    ]
 
 
 def test_keys_that_look_like_patterns_are_packed() -> None:

@@ -16,8 +16,9 @@ from __future__ import annotations
 import json
 import math
 import re
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
+from functools import cached_property
 from typing import IO, TYPE_CHECKING, Any, cast
 
 import orjson
@@ -44,11 +45,10 @@ SLICE_ROWS = 200_000
 
 # A bare non-finite token after ':', ',' or '[' (json.dumps of Trackio <= 0.4).
 _BARE = re.compile(rb"[:\[,]\s*-?(?:NaN|Infinity)")
-# A media path's project segment: "file_path": "[media/]<project>/..." (both path styles, §5).
-# The project segment may hold JSON escapes: trackio <= 0.4 wrote json.dumps'
-# ASCII escapes ("caf\u00e9"), any version escapes a quote or backslash.
-_PATH_PROJECT = r'("file_path"\s*:\s*"(?:media/)?)(?:[^/"\\]|\\.)+/'
-_PATH_PROJECT_BYTES = re.compile(_PATH_PROJECT.encode())
+# A media path's project and run segments: "file_path": "[media/]<project>/<run>/..."
+# (both path styles, §5). A segment may hold JSON escapes: trackio <= 0.4 wrote
+# json.dumps' ASCII escapes ("caf\\u00e9"), any version escapes a quote or backslash.
+_SEGMENT = r'(?:[^/"\\]|\\.)+'
 
 
 @dataclass(frozen=True)
@@ -67,6 +67,66 @@ def json_fragment(text: str) -> str:
     return orjson.dumps(text).decode()[1:-1]
 
 
+def json_spellings(text: str) -> list[str]:
+    """``text`` inside a JSON string as orjson writes it, and as json.dumps did
+    (Trackio <= 0.4: ASCII escapes, "caf\\u00e9")."""
+    return sorted({json_fragment(text), json.dumps(text)[1:-1]})
+
+
+@dataclass(frozen=True)
+class MediaMove:
+    """Media ``file_path`` values of the merged runs, moved to the target project.
+
+    Only a path whose run segment is one of ``runs`` moves: those are the folders
+    the merge copies. Any other ``file_path`` (a user's own ``{"file_path":
+    "data/train.csv"}`` in a config, a path into another project) is data, and
+    is copied as it is.
+    """
+
+    project: str
+    runs: tuple[str, ...]
+
+    def _names(self, spell: Callable[[str], Iterable[str]]) -> str:
+        return "|".join(re.escape(s) for name in sorted(set(self.runs)) for s in spell(name))
+
+    @cached_property
+    def _payload_re(self) -> tuple[re.Pattern[bytes], bytes] | None:
+        if not self.runs:
+            return None
+        names = self._names(json_spellings)
+        pattern = rf'("file_path"\s*:\s*"(?:media/)?){_SEGMENT}/((?:{names})/)'
+        target = json_fragment(self.project).encode().replace(b"\\", b"\\\\")
+        return re.compile(pattern.encode()), rb"\g<1>" + target + rb"/\g<2>"
+
+    def payload(self, raw: bytes) -> bytes:
+        """A JSON payload with its media paths moved (``raw`` itself when none is)."""
+        if self._payload_re is None or b'"file_path"' not in raw:
+            return raw
+        pattern, repl = self._payload_re
+        out = pattern.sub(repl, raw)
+        return raw if out == raw else out
+
+    def json_expr(self, text: pl.Expr) -> pl.Expr:
+        """The same move on a column of JSON texts, vectorised."""
+        if not self.runs:
+            return text
+        names = self._names(json_spellings)
+        target = json_fragment(self.project).replace("$", "$$")
+        return text.str.replace_all(
+            rf'("file_path"\s*:\s*"(?:media/)?){_SEGMENT}/((?:{names})/)',
+            "${1}" + target + "/${2}",
+        )
+
+    def value_expr(self, value: pl.Expr) -> pl.Expr:
+        """The same move on raw ``file_path`` strings (parquet's struct fields)."""
+        if not self.runs:
+            return value
+        names = self._names(lambda n: [n])
+        return value.str.replace(
+            rf"^(media/)?[^/]+/((?:{names})/)", "${1}" + self.project.replace("$", "$$") + "/${2}"
+        )
+
+
 # -- non-finite values and media paths ------------------------------------------------
 
 
@@ -81,8 +141,8 @@ def _trackio_values(value: Any) -> Any:
     return value
 
 
-def fix_payload(raw: bytes, *, media_to: str | None) -> bytes:
-    """The payload with bare tokens quoted and media paths moved to ``media_to``.
+def fix_payload(raw: bytes, *, media_to: MediaMove | None) -> bytes:
+    """The payload with bare tokens quoted and media paths moved by ``media_to``.
 
     Returns ``raw`` itself when nothing changes (the common case).
     """
@@ -92,9 +152,8 @@ def fix_payload(raw: bytes, *, media_to: str | None) -> bytes:
             orjson.loads(raw)  # valid strict JSON: the "tokens" were inside strings
         except orjson.JSONDecodeError:
             out = _requote(raw)
-    if media_to is not None and b'"file_path"' in out:
-        target = json_fragment(media_to).encode().replace(b"\\", b"\\\\")
-        out = _PATH_PROJECT_BYTES.sub(rb"\g<1>" + target + b"/", out)
+    if media_to is not None:
+        out = media_to.payload(out)
     return out
 
 
@@ -115,7 +174,7 @@ def _requote(raw: bytes) -> bytes:
         return json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode()
 
 
-def _payload_function(media_to: str | None) -> Callable[[Any], Any]:
+def _payload_function(media_to: MediaMove | None) -> Callable[[Any], Any]:
     def apply(value: Any) -> Any:
         if value is None:
             return None
@@ -126,17 +185,6 @@ def _payload_function(media_to: str | None) -> Callable[[Any], Any]:
         return out if isinstance(value, bytes) else out.decode()
 
     return apply
-
-
-def rewrite_paths_expr(text: pl.Expr, media_to: str) -> pl.Expr:
-    """Vectorised media-path rewrite of a JSON text column (both path styles)."""
-    target = json_fragment(media_to).replace("$", "$$")
-    return text.str.replace_all(_PATH_PROJECT, "${1}" + target + "/")
-
-
-def _rewrite_path_value(value: pl.Expr, media_to: str) -> pl.Expr:
-    """A raw ``file_path`` string ``[media/]<project>/...`` moved to ``media_to``."""
-    return value.str.replace(r"^(media/)?[^/]+/", "${1}" + media_to.replace("$", "$$") + "/")
 
 
 # -- parquet -> Trackio JSON ------------------------------------------------------------
@@ -164,7 +212,9 @@ def _string_json(value: pl.Expr) -> pl.Expr:
     )
 
 
-def _value_json(value: pl.Expr, dtype: PolarsDataType, media_to: str | None = None) -> pl.Expr:
+def _value_json(
+    value: pl.Expr, dtype: PolarsDataType, media_to: MediaMove | None = None
+) -> pl.Expr:
     """JSON text of each value (String), null where the value is null."""
     if isinstance(dtype, pl.Null):
         return pl.lit(None, dtype=pl.String)
@@ -219,12 +269,12 @@ def _field_json(
     dtype: PolarsDataType,
     *,
     keep_null: Callable[[str], bool] | None = None,
-    media_to: str | None = None,
+    media_to: MediaMove | None = None,
     top: bool = False,
 ) -> pl.Expr:
     """``"name":value``, or null when the value is (so the key is left out)."""
     if media_to is not None and not top and name == "file_path" and dtype == pl.String:
-        expr = _rewrite_path_value(expr, media_to)
+        expr = media_to.value_expr(expr)
     value = _value_json(expr, dtype, media_to)
     if keep_null is not None and keep_null(name):
         value = value.fill_null(pl.lit("null"))
@@ -236,7 +286,7 @@ def _object_json(
     *,
     null_if: pl.Expr | None = None,
     keep_null: Callable[[str], bool] | None = None,
-    media_to: str | None = None,
+    media_to: MediaMove | None = None,
 ) -> pl.Expr:
     """``{"k":v,...}`` with null values left out (or written as null where asked)."""
     parts = [
@@ -285,7 +335,7 @@ def pack_json(
     columns: Sequence[str],
     *,
     keep_null: Callable[[str], bool] | None = None,
-    media_to: str | None = None,
+    media_to: MediaMove | None = None,
 ) -> pl.Series:
     """Pack ``columns`` of ``frame`` into Trackio's JSON object per row (a String series).
 
@@ -294,7 +344,7 @@ def pack_json(
     ints, nested dicts are objects. Parquet cannot tell a missing key from a
     logged ``None``, so nulls are left out unless ``keep_null(key)`` says
     Trackio always stores that key (configs' ``_Username``, ``_Group``).
-    ``media_to`` moves every media ``file_path`` to that project.
+    ``media_to`` moves the merged runs' media ``file_path`` values (:class:`MediaMove`).
 
     Runs of dense scalar columns are encoded by one call of polars' JSON
     writer; the rest by per-column expressions joined with ``concat_str``.
@@ -473,13 +523,13 @@ class SourceRows:
         columns: Sequence[str],
         runs: Sequence[RunMap],
         *,
-        media_to: str | None,
+        media_to: MediaMove | None,
     ) -> Iterator[tuple[Any, ...]]:
         """Rows of ``runs`` in ``table`` as tuples in ``columns`` order (the target's).
 
         ``space_id`` is always NULL (Trackio must not re-send the rows to a
         Space); columns the source lacks get Trackio's default or NULL.
-        ``media_to`` moves media paths to that project (None: unchanged).
+        ``media_to`` moves the runs' media paths (None: unchanged).
         """
         if isinstance(self.reader, SqliteReader):
             return self._read_sqlite(self.reader, table, columns, runs, media_to=media_to)
@@ -492,7 +542,7 @@ class SourceRows:
         columns: Sequence[str],
         runs: Sequence[RunMap],
         *,
-        media_to: str | None,
+        media_to: MediaMove | None,
     ) -> Iterator[tuple[Any, ...]]:
         src = set(reader.columns.get(table, []))
         key = _sqlite_key(reader, table)
@@ -553,7 +603,7 @@ class SourceRows:
         columns: Sequence[str],
         runs: Sequence[RunMap],
         *,
-        media_to: str | None,
+        media_to: MediaMove | None,
     ) -> Iterator[tuple[Any, ...]]:
         frame = self.frame(table)
         if frame is None:
@@ -570,7 +620,7 @@ def _iter_packed(
     runs: Sequence[RunMap],
     *,
     key: str,
-    media_to: str | None,
+    media_to: MediaMove | None,
 ) -> Iterator[tuple[Any, ...]]:
     # Pack the next slice in a background thread (polars releases the GIL)
     # while SQLite inserts this one.
@@ -589,7 +639,7 @@ def to_table_frame(
     runs: Sequence[RunMap],
     *,
     key: str,
-    media_to: str | None,
+    media_to: MediaMove | None,
 ) -> pl.DataFrame:
     """A parquet table's rows as the target table's columns (payloads as Binary)."""
     structural = PARQUET_STRUCTURAL.get(table)
@@ -635,7 +685,7 @@ def to_table_frame(
         elif col in payloads:
             text = payloads[col]
             if media_to is not None:
-                text = rewrite_paths_expr(text, media_to)
+                text = media_to.json_expr(text)
             default = DEFAULTS.get(col, "{}")
             exprs.append(text.fill_null(pl.lit(default)).cast(pl.Binary).alias(col))
         elif col in frame.columns:

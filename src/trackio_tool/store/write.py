@@ -45,7 +45,7 @@ from trackio_tool.store import _lock, _schema
 from trackio_tool.store._schema import JSON_COLUMNS, RUN_TABLES, quote
 from trackio_tool.store._sqlite_ro import read_only
 from trackio_tool.store.project import Project, open_project
-from trackio_tool.store.rows import RunMap, SourceRows, json_fragment
+from trackio_tool.store.rows import MediaMove, RunMap, SourceRows, json_fragment, json_spellings
 from trackio_tool.store.select import select_runs, split_selectors
 from trackio_tool.store.sqlite import SqliteReader
 
@@ -482,7 +482,7 @@ def merge(
             _precheck_duplicates(path, _TablePlan(rows, run_maps, layout, write_tables, None))
         if dry_run:
             return result
-        media_to = project if media else None
+        media_to = MediaMove(project, tuple(names)) if media else None
         plan = _TablePlan(rows, run_maps, layout, write_tables, media_to)
         if exists:
             _merge_into_existing(path, plan, source, media_plan, lock_timeout=lock_timeout)
@@ -586,7 +586,7 @@ class _TablePlan:
     runs: list[RunMap]
     layout: dict[str, list[str]]
     tables: list[str]
-    media_to: str | None
+    media_to: MediaMove | None
 
     def columns(self, table: str) -> list[str]:
         return _schema.insert_columns(table, self.layout[table])
@@ -987,8 +987,7 @@ def _path_rewriter(old: str, new: str) -> Callable[[Any], Any]:
     """``file_path`` values ``[media/]<project>/<old>/...`` -> ``.../<new>/...`` (bytes or str)."""
     # The old name as orjson writes it, and as json.dumps (trackio <= 0.4) did,
     # with ASCII escapes ("caf\u00e9"); the project segment may hold escapes too.
-    spellings = {json_fragment(old), json.dumps(old)[1:-1]}
-    names = b"|".join(re.escape(s.encode()) for s in sorted(spellings))
+    names = b"|".join(re.escape(s.encode()) for s in json_spellings(old))
     pattern = re.compile(rb'("file_path"\s*:\s*"(?:media/)?(?:[^/"\\]|\\.)+/)(?:' + names + rb")/")
     repl = rb"\g<1>" + json_fragment(new).encode().replace(b"\\", b"\\\\") + b"/"
 
