@@ -267,3 +267,70 @@ def test_a_resumed_runs_two_configs_in_a_legacy_file_merge_as_one(tmp_path: Path
         with read_only(target) as con:
             rows = con.execute("SELECT run_name, config FROM configs").fetchall()
         assert rows == [("newrun", '{"lr": 2}')]
+
+
+def test_a_text_payload_that_is_not_utf8_is_copied_byte_for_byte(tmp_path: Path) -> None:
+    """Python's sqlite3 stopped at the row ("Could not decode to UTF-8 column"), and the
+    merge failed with an error that blamed the target. Found by the write-side fuzz."""
+    import sqlite3
+
+    src = tmp_path / "toyproj.db"
+    bad = b'{"loss": 0.5, "note": "\xff"}'
+    con = sqlite3.connect(src)
+    con.executescript(
+        """
+        CREATE TABLE metrics (id INTEGER PRIMARY KEY AUTOINCREMENT, timestamp TEXT NOT NULL,
+          run_name TEXT NOT NULL, step INTEGER NOT NULL, metrics TEXT NOT NULL);
+        """
+    )
+    rows = [
+        (0, '{"loss": 1.0}'),
+        (1, bad),
+        (2, '{"loss": NaN, "c": "caf\\u00e9"}'),
+        (3, '{"loss": 0.25, "c": "café"}'),
+    ]
+    for step, payload in rows:
+        con.execute(
+            "INSERT INTO metrics (timestamp, run_name, step, metrics)"
+            " VALUES ('2026-01-01T00:00:00', 'r', ?, CAST(? AS TEXT))",
+            (step, payload),
+        )
+    con.commit()
+    con.close()
+    target = tmp_path / "out.db"
+    (files,) = resolve_sources([str(src)])
+    assert merge(files, target).runs[0].rows["metrics"] == 4
+    with read_only(target) as con:
+        con.text_factory = bytes
+        out = con.execute("SELECT typeof(metrics), metrics FROM metrics ORDER BY step").fetchall()
+    assert out == [
+        (b"text", b'{"loss": 1.0}'),
+        (b"blob", bad),  # the same bytes; SQLite TEXT cannot hold them for Python
+        (b"text", b'{"loss":"NaN","c":"caf\xc3\xa9"}'),
+        (b"text", '{"loss": 0.25, "c": "café"}'.encode()),
+    ]
+
+
+def test_rename_keeps_a_text_payload_that_is_not_utf8(tmp_path: Path) -> None:
+    """The rename's path function got the payload as a Python str: a TEXT payload that
+    is not UTF-8 stopped the rename ("user-defined function raised exception")."""
+    import sqlite3
+
+    shutil.copytree(FIXTURES / "trackio-0.2.9", tmp_path / "p")
+    db = tmp_path / "p" / "toyproj.db"
+    con = sqlite3.connect(db)
+    con.text_factory = bytes
+    rowid, raw = con.execute(
+        "SELECT id, metrics FROM metrics WHERE instr(metrics, 'file_path') LIMIT 1"
+    ).fetchone()
+    bad = raw.replace(b"}", b', "x": "\xff"}', 1)
+    con.execute("UPDATE metrics SET metrics = CAST(? AS TEXT) WHERE id = ?", (bad, rowid))
+    con.commit()
+    con.close()
+    rename(db, run="gamma", to="g2")
+    with read_only(db) as con:
+        con.text_factory = bytes
+        types = con.execute("SELECT DISTINCT typeof(metrics) FROM metrics").fetchall()
+        (out,) = con.execute("SELECT metrics FROM metrics WHERE id = ?", (rowid,)).fetchone()
+    assert types == [(b"text",)]  # every payload keeps its storage class
+    assert out == bad.replace(b"/gamma/", b"/g2/")

@@ -174,15 +174,24 @@ def _requote(raw: bytes) -> bytes:
         return json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode()
 
 
-def _payload_function(media_to: MediaMove | None) -> Callable[[Any], Any]:
-    def apply(value: Any) -> Any:
-        if value is None:
+def _payload_function(media_to: MediaMove | None) -> Callable[[Any, Any], Any]:
+    """``fix_payload`` as an SQL function of (payload as BLOB, was it TEXT).
+
+    The payload comes in as bytes, so a TEXT value that is not UTF-8 (Trackio
+    never writes one: its TEXT payloads are json.dumps' ASCII) cannot stop the
+    read; it goes out as the same bytes, a BLOB. Valid TEXT stays TEXT.
+    """
+
+    def apply(raw: Any, was_text: Any) -> Any:
+        if raw is None:
             return None
-        raw = value if isinstance(value, bytes) else str(value).encode()
         out = fix_payload(raw, media_to=media_to)
-        if out is raw:
-            return value
-        return out if isinstance(value, bytes) else out.decode()
+        if not was_text:
+            return out
+        try:
+            return out.decode()
+        except UnicodeDecodeError:
+            return out
 
     return apply
 
@@ -549,7 +558,7 @@ class SourceRows:
         params: list[Any] = []
         exprs: list[str] = []
         payload_fn = "trackio_tool_payload"
-        reader.con.create_function(payload_fn, 1, _payload_function(media_to), deterministic=True)
+        reader.con.create_function(payload_fn, 2, _payload_function(media_to), deterministic=True)
         for col in columns:
             if col == "space_id":
                 exprs.append("NULL")
@@ -560,7 +569,11 @@ class SourceRows:
                 needs = f"instr({q}, 'NaN') OR instr({q}, 'Infinity')"
                 if media_to is not None:
                     needs += f" OR instr({q}, '\"file_path\"')"
-                exprs.append(f"CASE WHEN {needs} THEN {payload_fn}({q}) ELSE {q} END")
+                # TEXT payloads (Trackio < 0.5) all go through the function: one
+                # that is not UTF-8 would stop Python's sqlite3 at that row.
+                needs = f"typeof({q}) = 'text' OR {needs}"
+                call = f"{payload_fn}(CAST({q} AS BLOB), typeof({q}) = 'text')"
+                exprs.append(f"CASE WHEN {needs} THEN {call} ELSE {q} END")
             elif col in src:
                 exprs.append(quote(col))
             elif col in DEFAULTS:

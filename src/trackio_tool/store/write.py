@@ -984,21 +984,23 @@ def _remove_folder(folder: Path) -> int:
 
 
 def _path_rewriter(old: str, new: str) -> Callable[[Any], Any]:
-    """``file_path`` values ``[media/]<project>/<old>/...`` -> ``.../<new>/...`` (bytes or str)."""
+    """``file_path`` values ``[media/]<project>/<old>/...`` -> ``.../<new>/...``.
+
+    An SQL function of the payload as a BLOB: the new bytes, or NULL when nothing
+    changes. The SQL around it keeps each value's storage class, and never has
+    Python decode a TEXT payload (one that is not UTF-8 would stop the rename).
+    """
     # The old name as orjson writes it, and as json.dumps (trackio <= 0.4) did,
     # with ASCII escapes ("caf\u00e9"); the project segment may hold escapes too.
     names = b"|".join(re.escape(s.encode()) for s in json_spellings(old))
     pattern = re.compile(rb'("file_path"\s*:\s*"(?:media/)?(?:[^/"\\]|\\.)+/)(?:' + names + rb")/")
     repl = rb"\g<1>" + json_fragment(new).encode().replace(b"\\", b"\\\\") + b"/"
 
-    def apply(value: Any) -> Any:
-        if value is None:
+    def apply(raw: Any) -> Any:
+        if raw is None:
             return None
-        raw = value if isinstance(value, bytes) else str(value).encode()
         out = pattern.sub(repl, raw)
-        if out == raw:
-            return value
-        return out if isinstance(value, bytes) else out.decode()
+        return None if out == raw else out
 
     return apply
 
@@ -1017,7 +1019,8 @@ def _referenced_files(
     ).fetchall()
     if not rows:
         return set()
-    texts = pl.Series("t", [r[0] for r in rows], dtype=pl.Binary).cast(pl.String)
+    # Decoded in Python: a payload that is not UTF-8 (never Trackio's) keeps its paths.
+    texts = pl.Series("t", [r[0].decode(errors="replace") for r in rows], dtype=pl.String)
     paths = texts.str.extract_all(_REFERENCED).explode().drop_nulls()
     values = paths.str.replace(r'^"file_path"\s*:\s*"', "").str.strip_suffix('"')
     out = set()
@@ -1147,9 +1150,11 @@ def _apply_rename(
                 for col in JSON_COLUMNS[table]:
                     if col in _layout_cols(con, table):
                         q = quote(col)
+                        moved = f"trackio_tool_paths(CAST({q} AS BLOB))"
                         sets.append(
-                            f"{q} = CASE WHEN instr({q}, '\"file_path\"') > 0"
-                            f" THEN trackio_tool_paths({q}) ELSE {q} END"
+                            f"{q} = CASE WHEN instr({q}, '\"file_path\"') = 0 THEN {q}"
+                            f" WHEN typeof({q}) = 'text' THEN coalesce(CAST({moved} AS TEXT), {q})"
+                            f" ELSE coalesce({moved}, {q}) END"
                         )
                 if table == "traces" and key == "run_name":
                     # Trackio keys a legacy file's traces by name in run_id too.
