@@ -52,6 +52,20 @@ def immutable(*paths: Path) -> Iterator[None]:
             subprocess.run(["chattr", "-i", str(p)], check=False)
 
 
+def _sample_paths(db: Path) -> list[str]:
+    """The ``file_path`` of every logged ``samples`` image in ``db``."""
+    con = sqlite3.connect(db)
+    try:
+        return [
+            json.loads(m)["samples"]["file_path"]
+            for (m,) in con.execute(
+                "SELECT metrics FROM metrics WHERE instr(metrics, 'file_path') > 0"
+            )
+        ]
+    finally:
+        con.close()
+
+
 def test_merge_into_new_database(
     cli: Callable[..., Any], fixture_copy: Callable[[str], Path], tmp_path: Path
 ) -> None:
@@ -153,16 +167,7 @@ def test_no_media_leaves_files_and_paths(
     assert r.exit_code == 0, r.stderr
     assert "media" not in r.stdout.splitlines()[1]
     assert not (tmp_path / "media").exists()
-    con = sqlite3.connect(target)
-    try:
-        paths = [
-            json.loads(m)["samples"]["file_path"]
-            for (m,) in con.execute(
-                "SELECT metrics FROM metrics WHERE instr(metrics, 'file_path') > 0"
-            )
-        ]
-    finally:
-        con.close()
+    paths = _sample_paths(target)
     assert len(paths) == 4
     assert all(p.startswith("media/toyproj/gamma/0/") for p in paths)
 
@@ -193,16 +198,7 @@ def test_media_paths_follow_both_styles(
         str(target),
     )
     assert r.exit_code == 0, r.stderr
-    con = sqlite3.connect(target)
-    try:
-        paths = [
-            json.loads(m)["samples"]["file_path"]
-            for (m,) in con.execute(
-                "SELECT metrics FROM metrics WHERE instr(metrics, 'file_path') > 0"
-            )
-        ]
-    finally:
-        con.close()
+    paths = _sample_paths(target)
     assert len(paths) == 4
     assert all(p.startswith("media/both/gamma/0/") for p in paths), paths
     for p in paths:
@@ -235,14 +231,9 @@ def test_a_users_own_file_paths_are_not_media(
     con = sqlite3.connect(target)
     try:
         (raw,) = con.execute("SELECT config FROM configs").fetchone()
-        paths = [
-            json.loads(m)["samples"]["file_path"]
-            for (m,) in con.execute(
-                "SELECT metrics FROM metrics WHERE instr(metrics, 'file_path') > 0"
-            )
-        ]
     finally:
         con.close()
+    paths = _sample_paths(target)
     merged = json.loads(raw)
     assert merged["data"] == {"file_path": "data/train.csv"}
     assert merged["file_path"] == "runs/gamma.yaml"
