@@ -334,3 +334,31 @@ def test_rename_keeps_a_text_payload_that_is_not_utf8(tmp_path: Path) -> None:
         (out,) = con.execute("SELECT metrics FROM metrics WHERE id = ?", (rowid,)).fetchone()
     assert types == [(b"text",)]  # every payload keeps its storage class
     assert out == bad.replace(b"/gamma/", b"/g2/")
+
+
+def test_rename_leaves_a_key_that_only_ends_in_file_path(tmp_path: Path) -> None:
+    """The key 'q"file_path' (``"q\\"file_path"`` in JSON) was taken for a media path."""
+    import json
+    import sqlite3
+
+    db = tmp_path / "src.db"
+    con = sqlite3.connect(db)
+    con.execute(
+        "CREATE TABLE metrics (id INTEGER PRIMARY KEY AUTOINCREMENT, timestamp TEXT NOT NULL,"
+        " run_name TEXT NOT NULL, step INTEGER NOT NULL, metrics TEXT NOT NULL)"
+    )
+    payload = {'q"file_path': "src/a/notes.txt", "img": {"file_path": "src/a/0/x.png"}}
+    con.execute(
+        "INSERT INTO metrics (timestamp, run_name, step, metrics)"
+        " VALUES ('2026-01-01T00:00:00', 'a', 0, ?)",
+        (json.dumps(payload),),
+    )
+    con.commit()
+    con.close()
+    rename(db, run="a", to="b")
+    with read_only(db) as con:
+        (out,) = con.execute("SELECT metrics FROM metrics").fetchone()
+    assert json.loads(out) == {
+        'q"file_path': "src/a/notes.txt",
+        "img": {"file_path": "src/b/0/x.png"},
+    }

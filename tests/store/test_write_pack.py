@@ -104,15 +104,16 @@ def test_media_paths_move_inside_nested_values() -> None:
                 {"_type": "trackio.image", "file_path": "old/other/0/c.png", "caption": None},
                 {"_type": "str", "file_path": "data/run/train.csv", "caption": None},
             ],
-            "file_path": ["old/run/x", "y", "z", "w"],  # a top-level metric, not media: unchanged
+            # top-level values follow the same rule (as the .db path does)
+            "file_path": ["old/run/x", "y", "old/other/z", "w"],
         }
     )
     out = pack_json(frame, frame.columns, media_to=MediaMove("new", ("run",))).to_list()
     assert out == [
-        '{"img":{"_type":"trackio.image","file_path":"new/run/0/a.png"},"file_path":"old/run/x"}',
+        '{"img":{"_type":"trackio.image","file_path":"new/run/0/a.png"},"file_path":"new/run/x"}',
         '{"img":{"_type":"trackio.image","file_path":"media/new/run/0/b.png","caption":"c"},"file_path":"y"}',
         # a run that is not merged: its folder is not copied, its path stays
-        '{"img":{"_type":"trackio.image","file_path":"old/other/0/c.png"},"file_path":"z"}',
+        '{"img":{"_type":"trackio.image","file_path":"old/other/0/c.png"},"file_path":"old/other/z"}',
         # a path whose second segment happens to be a merged run's name moves: the
         # rule is by run folder, and Trackio's layout cannot tell them apart
         '{"img":{"_type":"str","file_path":"new/run/train.csv"},"file_path":"w"}',
@@ -173,6 +174,29 @@ def test_paths_outside_the_merged_runs_media_are_data(raw: bytes) -> None:
     """Merge rewrote every ``"file_path": "a/b..."`` to ``<target>/b...``: a config's
     ``{"file_path": "data/train.csv"}`` came out as ``other/train.csv``."""
     assert fix_payload(raw, media_to=MediaMove("other", ("gamma",))) is raw
+
+
+@pytest.mark.parametrize("nulls", [False, True])
+def test_a_parquet_and_a_db_source_move_the_same_paths(nulls: bool) -> None:
+    """A top-level ``file_path`` moved when merged from a .db but not from its parquet
+    export (found by the write-side fuzz). ``nulls``: the column takes the general
+    path instead of polars' JSON writer."""
+    move = MediaMove("tgt", ("alpha",))
+    values = ["src/alpha/0/top.png", "data/train.csv"] + ([None] if nulls else [])
+    frame = pl.DataFrame({"loss": [1.0] * len(values), "file_path": values})
+    packed = pack_json(frame, frame.columns, media_to=move).to_list()
+    for row, text in zip(frame.iter_rows(named=True), packed, strict=True):
+        as_db = orjson.dumps({k: v for k, v in row.items() if v is not None})
+        assert text.encode() == fix_payload(as_db, media_to=move)
+    assert orjson.loads(packed[0])["file_path"] == "tgt/alpha/0/top.png"
+
+
+def test_a_key_that_only_ends_in_file_path_is_data() -> None:
+    """The key 'q"file_path' is ``"q\\"file_path"`` in JSON: its value was moved."""
+    raw = orjson.dumps({'q"file_path': "src/alpha/notes.txt", "a": {"file_path": "p/alpha/x"}})
+    assert fix_payload(raw, media_to=MediaMove("t", ("alpha",))) == orjson.dumps(
+        {'q"file_path': "src/alpha/notes.txt", "a": {"file_path": "t/alpha/x"}}
+    )
 
 
 def test_media_paths_of_names_with_escapes_move() -> None:

@@ -49,6 +49,9 @@ _BARE = re.compile(rb"[:\[,]\s*-?(?:NaN|Infinity)")
 # (both path styles, §5). A segment may hold JSON escapes: trackio <= 0.4 wrote
 # json.dumps' ASCII escapes ("caf\\u00e9"), any version escapes a quote or backslash.
 _SEGMENT = r'(?:[^/"\\]|\\.)+'
+# A "file_path" key and the opening quote of its value. A key follows "{" or ",":
+# that keeps out a key that merely ends so (the key 'q"file_path' is "q\"file_path").
+FILE_PATH_KEY = r'[{,]\s*"file_path"\s*:\s*"'
 
 
 @dataclass(frozen=True)
@@ -94,7 +97,7 @@ class MediaMove:
         if not self.runs:
             return None
         names = self._names(json_spellings)
-        pattern = rf'("file_path"\s*:\s*"(?:media/)?){_SEGMENT}/((?:{names})/)'
+        pattern = rf"({FILE_PATH_KEY}(?:media/)?){_SEGMENT}/((?:{names})/)"
         target = json_fragment(self.project).encode().replace(b"\\", b"\\\\")
         return re.compile(pattern.encode()), rb"\g<1>" + target + rb"/\g<2>"
 
@@ -113,7 +116,7 @@ class MediaMove:
         names = self._names(json_spellings)
         target = json_fragment(self.project).replace("$", "$$")
         return text.str.replace_all(
-            rf'("file_path"\s*:\s*"(?:media/)?){_SEGMENT}/((?:{names})/)',
+            rf"({FILE_PATH_KEY}(?:media/)?){_SEGMENT}/((?:{names})/)",
             "${1}" + target + "/${2}",
         )
 
@@ -279,10 +282,9 @@ def _field_json(
     *,
     keep_null: Callable[[str], bool] | None = None,
     media_to: MediaMove | None = None,
-    top: bool = False,
 ) -> pl.Expr:
     """``"name":value``, or null when the value is (so the key is left out)."""
-    if media_to is not None and not top and name == "file_path" and dtype == pl.String:
+    if media_to is not None and name == "file_path" and dtype == pl.String:
         expr = media_to.value_expr(expr)
     value = _value_json(expr, dtype, media_to)
     if keep_null is not None and keep_null(name):
@@ -376,7 +378,13 @@ def pack_json(
 
     for c in columns:
         col = pl.nth(position[c])
-        dense = None if keep_null is not None and keep_null(c) else _dense_expr(frame[c], col)
+        if media_to is not None and c == "file_path" and schema[c] == pl.String:
+            # A top-level file_path follows the same rule as a media dict's
+            # (as in a .db source): the dense writer gets the moved value.
+            dense_col = media_to.value_expr(col)
+        else:
+            dense_col = col
+        dense = None if keep_null is not None and keep_null(c) else _dense_expr(frame[c], dense_col)
         if dense is not None:
             group.append(dense[0])
             if dense[1] is not None:
@@ -385,9 +393,7 @@ def pack_json(
             continue
         dense_only = False
         flush()
-        parts.append(
-            _field_json(c, col, schema[c], keep_null=keep_null, media_to=media_to, top=True)
-        )
+        parts.append(_field_json(c, col, schema[c], keep_null=keep_null, media_to=media_to))
     if dense_only and group:
         text_expr = pl.struct(list(group)).struct.json_encode()
     else:
@@ -402,9 +408,7 @@ def pack_json(
     if int(marked.str.count_matches(_SENTINEL_RE).sum()) != substituted:
         # Some logged value or string spells a sentinel: take the general path.
         fields = [
-            _field_json(
-                c, pl.nth(position[c]), schema[c], keep_null=keep_null, media_to=media_to, top=True
-            )
+            _field_json(c, pl.nth(position[c]), schema[c], keep_null=keep_null, media_to=media_to)
             for c in columns
         ]
         inner = pl.concat_str(fields, separator=",", ignore_nulls=True) if fields else pl.lit("")

@@ -45,7 +45,14 @@ from trackio_tool.store import _lock, _schema
 from trackio_tool.store._schema import JSON_COLUMNS, RUN_TABLES, quote
 from trackio_tool.store._sqlite_ro import read_only
 from trackio_tool.store.project import Project, open_project
-from trackio_tool.store.rows import MediaMove, RunMap, SourceRows, json_fragment, json_spellings
+from trackio_tool.store.rows import (
+    FILE_PATH_KEY,
+    MediaMove,
+    RunMap,
+    SourceRows,
+    json_fragment,
+    json_spellings,
+)
 from trackio_tool.store.select import select_runs, split_selectors
 from trackio_tool.store.sqlite import SqliteReader
 
@@ -993,7 +1000,8 @@ def _path_rewriter(old: str, new: str) -> Callable[[Any], Any]:
     # The old name as orjson writes it, and as json.dumps (trackio <= 0.4) did,
     # with ASCII escapes ("caf\u00e9"); the project segment may hold escapes too.
     names = b"|".join(re.escape(s.encode()) for s in json_spellings(old))
-    pattern = re.compile(rb'("file_path"\s*:\s*"(?:media/)?(?:[^/"\\]|\\.)+/)(?:' + names + rb")/")
+    key = FILE_PATH_KEY.encode()
+    pattern = re.compile(rb"(" + key + rb'(?:media/)?(?:[^/"\\]|\\.)+/)(?:' + names + rb")/")
     repl = rb"\g<1>" + json_fragment(new).encode().replace(b"\\", b"\\\\") + b"/"
 
     def apply(raw: Any) -> Any:
@@ -1005,7 +1013,7 @@ def _path_rewriter(old: str, new: str) -> Callable[[Any], Any]:
     return apply
 
 
-_REFERENCED = r'"file_path"\s*:\s*"((?:[^"\\]|\\.)*)"'
+_REFERENCED = FILE_PATH_KEY + r'(?:[^"\\]|\\.)*"'
 
 
 def _referenced_files(
@@ -1022,7 +1030,7 @@ def _referenced_files(
     # Decoded in Python: a payload that is not UTF-8 (never Trackio's) keeps its paths.
     texts = pl.Series("t", [r[0].decode(errors="replace") for r in rows], dtype=pl.String)
     paths = texts.str.extract_all(_REFERENCED).explode().drop_nulls()
-    values = paths.str.replace(r'^"file_path"\s*:\s*"', "").str.strip_suffix('"')
+    values = paths.str.replace("^" + FILE_PATH_KEY, "").str.strip_suffix('"')
     out = set()
     for v in values.to_list():
         try:
