@@ -311,6 +311,9 @@ def _db_with_run_name(tmp: Path, name: str) -> Path:
         ("bad-new-name", ["not a name Trackio would open"]),
         ("reserved-name", ["reserves project names"]),
         ("same-file", ["source and target are the same file"]),
+        # found by the bad-input fuzz: the folders made for a new target stayed behind,
+        # and the error blamed the target
+        ("no-timestamp-column", ["a source row has no timestamp", "was left unchanged"]),
     ],
 )
 def test_bad_input(
@@ -341,6 +344,14 @@ def test_bad_input(
         target = tmp_path / "toyproj_system.db"
     elif case == "same-file":
         target = src
+    elif case == "no-timestamp-column":
+        import polars as pl
+
+        frame = pl.read_parquet(src.with_suffix(".parquet"))
+        src = tmp_path / "src" / "toyproj.parquet"
+        src.parent.mkdir()
+        frame.drop("timestamp").write_parquet(src)
+        target = tmp_path / "new" / "sub" / "target.db"
     args = ["merge", "--from", str(src), "--into", str(target)]
     if case == "unknown-run":
         args += ["--run", "nope"]
@@ -349,6 +360,7 @@ def test_bad_input(
     r = cli(*args)
     _one_clean_line(r, *needles)
     assert tree_digest(tmp_path) == before
+    assert not (tmp_path / "new").exists()
     if src.exists():
         assert tree_digest(src.parent) == src_before
 

@@ -609,6 +609,13 @@ def _translate(exc: sqlite3.Error, path: Path, *, changed: bool = False) -> Writ
         return WriteError(f"{path} is read-only ({msg}); {state}")
     if "locked" in msg or "busy" in msg:
         return WriteError(f"{path} stayed locked by another process ({msg}); {state}")
+    if msg.startswith("NOT NULL constraint failed: "):
+        # Trackio's schema needs the value; only a damaged source lacks it.
+        column = msg.rpartition(": ")[2]
+        return WriteError(
+            f"a source row has no {column.partition('.')[2] or column}, which {path.name}"
+            f" requires ({msg}); {path} {state.partition(' ')[2]}"
+        )
     return WriteError(f"could not write {path}: {msg}; {state}")
 
 
@@ -620,7 +627,23 @@ def _merge_into_new(
     *,
     lock_timeout: float,
 ) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
+    folders = _Placed()  # the target's folders this merge creates, gone if it fails
+    folders.mkdir(path.parent)
+    try:
+        _build_new(path, plan, source, media_plan, lock_timeout=lock_timeout)
+    except BaseException:
+        folders.undo()
+        raise
+
+
+def _build_new(
+    path: Path,
+    plan: _TablePlan,
+    source: ProjectFiles,
+    media_plan: dict[str, list[tuple[str, str]]],
+    *,
+    lock_timeout: float,
+) -> None:
     token = uuid.uuid4().hex[:12]
     # Not "*.db": Trackio lists every *.db of its directory as a project (dot files
     # too), so a build left by a killed merge would show up as one.
