@@ -81,6 +81,24 @@ def _make_wrong_suffix(tmp: Path) -> Path:
     return p
 
 
+def _make_fifo(tmp: Path) -> Path:
+    p = tmp / "pipe.db"
+    os.mkfifo(p)
+    return p
+
+
+def _make_device_link(tmp: Path) -> Path:
+    p = tmp / "zeros.parquet"
+    p.symlink_to("/dev/zero")
+    return p
+
+
+def _make_symlink_loop(tmp: Path) -> Path:
+    p = tmp / "loop.db"
+    p.symlink_to(p)
+    return p
+
+
 CASES: dict[str, tuple[Callable[[Path], Path], tuple[str, ...]]] = {
     "empty file": (_make_empty, ("empty",)),
     "text file named .db": (_make_text, ("not an SQLite database",)),
@@ -90,6 +108,10 @@ CASES: dict[str, tuple[Callable[[Path], Path], tuple[str, ...]]] = {
     "garbage parquet": (_make_garbage_parquet, ("not a readable parquet file",)),
     "folder without projects": (_make_empty_dir, ("no Trackio projects",)),
     "unknown file type": (_make_wrong_suffix, ("not a Trackio project file",)),
+    # found by the bad-input fuzz: a FIFO hung every command, /dev/zero ran out of memory
+    "fifo named .db": (_make_fifo, ("is not a regular file",)),
+    "link to a device": (_make_device_link, ("is not a regular file",)),
+    "symlink loop": (_make_symlink_loop, ("Too many levels of symbolic links",)),
 }
 
 

@@ -168,6 +168,8 @@ def _info(fs: AbstractFileSystem, path: str, url_prefix: str = "") -> dict[str, 
         raise SourceNotFoundError(f"no such file or directory: {url_prefix}{path}") from exc
     except PermissionError as exc:
         raise SourcePermissionError(f"permission denied: {url_prefix}{path}") from exc
+    except OSError as exc:  # a symlink loop, a name too long, ...
+        raise SourceError(f"cannot read {url_prefix}{path}: {exc.strerror or exc}") from exc
 
 
 def _resolve_path(
@@ -177,6 +179,12 @@ def _resolve_path(
     info = _info(fs, path, url_prefix)
     if info.get("type") == "directory":
         return _resolve_dir(path, fs, source=source, url_prefix=url_prefix)
+    if info.get("type") not in ("file", None):
+        # A FIFO would block the first read forever, a device never ends.
+        raise SourceError(
+            f"{url_prefix}{path} is not a regular file (a pipe, device"
+            " or socket); give the project file itself"
+        )
     name = path.rsplit("/", 1)[-1]
     parent = path.rsplit("/", 1)[0] if "/" in path else ""
     if name.endswith(".db"):
