@@ -69,6 +69,8 @@ def main() -> None:
     from trackio_tool.errors import TrackioToolError
 
     debug = bool(os.environ.get(DEBUG_ENV))
+    if sys.stdout is None:  # started with stdout closed: the output goes nowhere
+        sys.stdout = open(os.devnull, "w")  # noqa: SIM115 - lives as long as the process
     try:
         app(prog_name="trackio-tool")
     except TrackioToolError as exc:

@@ -99,6 +99,27 @@ def _make_symlink_loop(tmp: Path) -> Path:
     return p
 
 
+def _loose_db_with(row: tuple[Any, ...]) -> Callable[[Path], Path]:
+    """A metrics table without Trackio's NOT NULLs, a good row and ``row``."""
+
+    def make(tmp: Path) -> Path:
+        p = tmp / "toyproj.db"
+        con = sqlite3.connect(p)
+        con.execute(
+            "CREATE TABLE metrics (id INTEGER PRIMARY KEY AUTOINCREMENT, timestamp TEXT,"
+            " run_name TEXT, step INTEGER, metrics TEXT)"
+        )
+        con.executemany(
+            "INSERT INTO metrics (timestamp, run_name, step, metrics) VALUES (?, ?, ?, ?)",
+            [("2026-01-01T00:00:00", "a", 0, '{"loss": 1}'), row],
+        )
+        con.commit()
+        con.close()
+        return p
+
+    return make
+
+
 CASES: dict[str, tuple[Callable[[Path], Path], tuple[str, ...]]] = {
     "empty file": (_make_empty, ("empty",)),
     "text file named .db": (_make_text, ("not an SQLite database",)),
@@ -112,6 +133,15 @@ CASES: dict[str, tuple[Callable[[Path], Path], tuple[str, ...]]] = {
     "fifo named .db": (_make_fifo, ("is not a regular file",)),
     "link to a device": (_make_device_link, ("is not a regular file",)),
     "symlink loop": (_make_symlink_loop, ("Too many levels of symbolic links",)),
+    # values Trackio's schema rules out ("unexpected TypeError/ComputeError" before)
+    "a NULL run_name": (
+        _loose_db_with(("2026-01-01T00:00:01", None, 1, '{"loss": 2}')),
+        ("metrics rows without a run_name",),
+    ),
+    "a text step": (
+        _loose_db_with(("2026-01-01T00:00:01", "a", "abc", '{"loss": 2}')),
+        ("a step, time or run key of the wrong type",),
+    ),
 }
 
 

@@ -252,7 +252,25 @@ class SqliteReader:
         key = self.run_key_column
         schema = {**RUN_INDEX_SCHEMA, "first_id": pl.Int64}
         rows = self._run_index_from_indexes(key) or self._run_index_by_scan(key)
-        return pl.DataFrame(rows, schema=schema, orient="row").sort("first_id").drop("first_id")
+        damaged = "damaged or not written by Trackio"
+        missing = list(
+            dict.fromkeys(
+                c for c, i in ((key, 0), ("run_name", 2)) if any(r[i] is None for r in rows)
+            )
+        )
+        if missing:
+            raise CorruptFileError(
+                f"{self.label}: metrics rows without a {' or '.join(missing)}, which Trackio"
+                f" always writes ({damaged})"
+            )
+        try:
+            frame = pl.DataFrame(rows, schema=schema, orient="row")
+        except (pl.exceptions.PolarsError, TypeError, ValueError, OverflowError) as exc:
+            raise CorruptFileError(
+                f"{self.label}: metrics rows hold a step, time or run key of the wrong type"
+                f" ({damaged}: {str(exc).splitlines()[0].split(';')[0]})"
+            ) from exc
+        return frame.sort("first_id").drop("first_id")
 
     def _run_index_by_scan(self, key: str) -> list[tuple[Any, ...]]:
         rid = "run_id" if key == "run_id" else "NULL"
@@ -289,6 +307,8 @@ class SqliteReader:
             names = self.execute(
                 f"SELECT run_name FROM metrics WHERE {key} = ? AND id = ?", (run, first_id)
             ).fetchone()
+            if names is None:  # a NULL key (never Trackio's): the scan reports it
+                return None
             if key == "run_id":
                 # A run_id stored under two names (a half-finished rename) needs the full scan.
                 other = (
