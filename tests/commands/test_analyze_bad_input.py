@@ -99,6 +99,19 @@ def _make_symlink_loop(tmp: Path) -> Path:
     return p
 
 
+def _make_no_payload_column(tmp: Path) -> Path:
+    p = tmp / "toyproj.db"
+    con = sqlite3.connect(p)
+    con.execute(
+        "CREATE TABLE metrics (id INTEGER PRIMARY KEY AUTOINCREMENT, timestamp TEXT NOT NULL,"
+        " run_name TEXT NOT NULL, step INTEGER NOT NULL)"
+    )
+    con.execute("INSERT INTO metrics (timestamp, run_name, step) VALUES ('2026-01-01', 'a', 0)")
+    con.commit()
+    con.close()
+    return p
+
+
 def _loose_db_with(row: tuple[Any, ...]) -> Callable[[Path], Path]:
     """A metrics table without Trackio's NOT NULLs, a good row and ``row``."""
 
@@ -138,6 +151,8 @@ CASES: dict[str, tuple[Callable[[Path], Path], tuple[str, ...]]] = {
         _loose_db_with(("2026-01-01T00:00:01", None, 1, '{"loss": 2}')),
         ("metrics rows without a run_name",),
     ),
+    # found by the bad-input fuzz: merged into, it took rows and dropped their values
+    "no payload column": (_make_no_payload_column, ("its metrics table has no 'metrics' column",)),
     "a text step": (
         _loose_db_with(("2026-01-01T00:00:01", "a", "abc", '{"loss": 2}')),
         ("a step, time or run key of the wrong type",),

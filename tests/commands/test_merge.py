@@ -303,6 +303,8 @@ def _db_with_run_name(tmp: Path, name: str) -> Path:
     [
         ("text-target", ["not an SQLite database"]),
         ("no-metrics-target", ["not a Trackio project"]),
+        ("no-payload-column-target", ["its metrics table has no 'metrics' column"]),
+        ("no-config-column-target", ["its configs table has no 'config' column"]),
         ("not-db-suffix", ["is not a .db file"]),
         ("missing-source", ["no such file"]),
         ("unknown-run", ["no run 'nope'", "runs: alpha, beta, gamma"]),
@@ -330,6 +332,26 @@ def test_bad_input(
     elif case == "no-metrics-target":
         con = sqlite3.connect(target)
         con.execute("CREATE TABLE users(id INTEGER PRIMARY KEY)")
+        con.commit()
+        con.close()
+    elif case == "no-payload-column-target":
+        con = sqlite3.connect(target)
+        con.execute(
+            "CREATE TABLE metrics (id INTEGER PRIMARY KEY AUTOINCREMENT, run_id TEXT NOT NULL,"
+            " timestamp TEXT NOT NULL, run_name TEXT NOT NULL, step INTEGER NOT NULL)"
+        )
+        con.commit()
+        con.close()
+    elif case == "no-config-column-target":
+        con = sqlite3.connect(target)
+        con.execute(
+            "CREATE TABLE metrics (id INTEGER PRIMARY KEY AUTOINCREMENT, timestamp TEXT NOT NULL,"
+            " run_name TEXT NOT NULL, step INTEGER NOT NULL, metrics TEXT NOT NULL)"
+        )
+        con.execute(
+            "CREATE TABLE configs (id INTEGER PRIMARY KEY AUTOINCREMENT, run_name TEXT NOT NULL,"
+            " created_at TEXT NOT NULL)"
+        )
         con.commit()
         con.close()
     elif case == "not-db-suffix":

@@ -100,6 +100,8 @@ def _q(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
 
+_METRICS_REQUIRED = ("run_name", "step", "timestamp", "metrics")
+
 class SqliteReader:
     """One read-only connection to a project database, plus its layout."""
 
@@ -140,6 +142,13 @@ class SqliteReader:
         if "metrics" not in self.columns:
             raise NotATrackioFileError(
                 f"{self.label} is an SQLite database but not a Trackio project (it has no metrics table)"
+            )
+        # Every Trackio version writes these; without them rows cannot be read or merged.
+        lacking = [c for c in _METRICS_REQUIRED if c not in self.columns["metrics"]]
+        if lacking:
+            raise NotATrackioFileError(
+                f"{self.label}: its metrics table has no {', '.join(map(repr, lacking))} column,"
+                " which every Trackio version writes (damaged or not written by Trackio)"
             )
 
     # -- opening -----------------------------------------------------------

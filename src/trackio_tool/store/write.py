@@ -435,6 +435,7 @@ def merge(
         else:
             target_layout = {t: _columns_of(sql) for t, sql in _schema.TABLES.items()}
             target_names, target_ids = set(), set()
+        _check_payload_columns(rows, target_layout, write_tables, source.display, path)
         legacy = "run_id" not in target_layout.get("metrics", [])
         created_tables = tuple(t for t in write_tables if t not in target_layout)
         layout = dict(target_layout)
@@ -496,6 +497,28 @@ def merge(
         else:
             _merge_into_new(path, plan, source, media_plan, lock_timeout=lock_timeout)
     return result
+
+
+def _check_payload_columns(
+    rows: SourceRows,
+    target_layout: dict[str, list[str]],
+    tables: Sequence[str],
+    source: str,
+    target: Path,
+) -> None:
+    """A table without its JSON column would take rows and drop their values."""
+    sqlite_source = isinstance(rows.reader, SqliteReader)
+    for table in tables:
+        for col in (c for c in JSON_COLUMNS[table] if c not in _schema.DEFAULTS):
+            for where, cols in (
+                (source, rows.columns(table) if sqlite_source else [col]),
+                (str(target), target_layout.get(table, [col])),
+            ):
+                if col not in cols:
+                    raise NotATrackioFileError(
+                        f"{where}: its {table} table has no {col!r} column, which every"
+                        " Trackio version writes (damaged or not written by Trackio)"
+                    )
 
 
 def _columns_of(create_sql: str) -> list[str]:
