@@ -102,6 +102,7 @@ def _q(name: str) -> str:
 
 _METRICS_REQUIRED = ("run_name", "step", "timestamp", "metrics")
 
+
 class SqliteReader:
     """One read-only connection to a project database, plus its layout."""
 

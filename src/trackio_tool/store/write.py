@@ -214,12 +214,14 @@ def _unsafe_name(name: str) -> bool:
     return "/" in name or "\\" in name or "\x00" in name or name.strip() in ("", ".", "..")
 
 
-def _check_names(names: Iterable[str], what: str) -> None:
+def _check_names(
+    names: Iterable[str], what: str, hint: str = "use --no-media, or rename the run first"
+) -> None:
     bad = sorted({n for n in names if _unsafe_name(n)})
     if bad:
         raise WriteError(
             f"{what} {', '.join(repr(b) for b in bad)} would escape the media folder"
-            " (a run name may not contain '/' or be '..'); use --no-media, or rename the run first"
+            f" (a run name may not contain '/' or be '..'); {hint}"
         )
 
 
@@ -1102,7 +1104,7 @@ def rename(
     new = to.strip()
     if not new:
         raise WriteError("the new run name is empty")
-    _check_names([new], "new name")
+    _check_names([new], "new name", "choose another name")
     with _open_target(path) as proj:
         _check_writable(path)
         reader = proj.reader
@@ -1123,7 +1125,7 @@ def rename(
             raise ConflictError(
                 f"a run named {new!r} already exists in {path.name}; choose another name"
             )
-        _check_names([old], "run name")
+        _check_names([old], "run name", "its media folder cannot be moved safely")
         tkeys = _table_keys(layout)
         others = set(index.filter(pl.col("run_key") != key).get_column("run_name").to_list())
         # media/<project>/files/ also holds the project's files (trackio.save): a run
