@@ -248,9 +248,35 @@ def test_a_full_disk_is_not_called_damage(
     db = fixture_copy("trackio-0.43.0") / "toyproj.db"
     with SqliteReader(db) as reader:
         err = sqlite3.OperationalError("disk I/O error")
-        assert isinstance(reader._translate(err), CorruptFileError)
+        assert isinstance(reader.translate(err), CorruptFileError)
         usage = shutil.disk_usage(db.parent)
         monkeypatch.setattr(shutil, "disk_usage", lambda _: usage._replace(free=4096))
-        got = reader._translate(err)
+        got = reader.translate(err)
     assert isinstance(got, SourceError)
     assert "disk is full" in str(got)
+
+
+@pytest.mark.parametrize(
+    ("fixture", "page", "command"),
+    [("trackio-0.20.2", 5, "analyze"), ("trackio-0.2.9", 3, "merge-into")],
+)
+def test_a_damaged_page_met_by_a_worker_is_one_line(
+    cli: Any, tmp_path: Path, fixture: str, page: int, command: str
+) -> None:
+    """A zeroed b-tree page read on a worker's connection (the run spans) or by a
+    merge's target checks ended in "unexpected DatabaseError" (bad-input fuzz)."""
+    shutil.copytree(FIXTURES / fixture, tmp_path / "p")
+    db = tmp_path / "p" / "toyproj-edge.db"
+    data = bytearray(db.read_bytes())
+    data[page * 4096 : (page + 1) * 4096] = bytes(4096)
+    db.write_bytes(bytes(data))
+    before = tree_digest(tmp_path)
+    if command == "analyze":
+        r = cli("analyze", str(db), "--json")
+    else:
+        src = tmp_path / "src.db"
+        shutil.copy(FIXTURES / "trackio-0.43.0" / "toyproj-edge.db", src)
+        before = tree_digest(tmp_path)
+        r = cli("merge", "--from", str(src), "--into", str(db), "--dry-run")
+    _one_clean_line(r, f"{db} is damaged and cannot be read")
+    assert tree_digest(tmp_path) == before

@@ -135,7 +135,7 @@ def _fetch(reader: SqliteReader, con: Any, sql: str, params: list[str]) -> Itera
                 ]
             )
     except sqlite3.DatabaseError as exc:
-        raise reader._translate(exc) from exc
+        raise reader.translate(exc) from exc
 
 
 def _decode_all(chunks: Iterator[pl.DataFrame]) -> list[pl.DataFrame]:

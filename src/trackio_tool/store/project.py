@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Sequence
 from typing import Any
 
@@ -53,8 +54,12 @@ class Project:
     def __enter__(self) -> Project:
         return self
 
-    def __exit__(self, *exc: object) -> None:
+    def __exit__(self, exc_type: object, exc: object, tb: object) -> None:
         self.close()
+        if isinstance(exc, sqlite3.DatabaseError) and isinstance(self.reader, SqliteReader):
+            # Work on a worker's connection (spans, key scans, a write's checks) can
+            # meet a damaged page too: the same one line as the reader's own errors.
+            raise self.reader.translate(exc) from exc
 
     def run_index(self) -> pl.DataFrame:
         if self._index is None:

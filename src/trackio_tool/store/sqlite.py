@@ -131,7 +131,7 @@ class SqliteReader:
             self.columns = self._layout()
         except sqlite3.OperationalError as exc:
             if "unable to open" not in str(exc) and "readonly" not in str(exc):
-                raise self._translate(exc) from exc
+                raise self.translate(exc) from exc
             # A WAL database in a folder we may not write to: SQLite cannot
             # create the -shm it needs, so read a private copy (db + wal) instead.
             self.con.close()
@@ -139,7 +139,7 @@ class SqliteReader:
             self.con = self._connect(self._opened)
             self.columns = self._layout()
         except sqlite3.DatabaseError as exc:
-            raise self._translate(exc) from exc
+            raise self.translate(exc) from exc
         if "metrics" not in self.columns:
             raise NotATrackioFileError(
                 f"{self.label} is an SQLite database but not a Trackio project (it has no metrics table)"
@@ -172,7 +172,7 @@ class SqliteReader:
         try:
             return _sqlite_ro.connect_ro(path)
         except sqlite3.Error as exc:
-            raise self._translate(exc) from exc
+            raise self.translate(exc) from exc
 
     def _private_copy(self) -> Path:
         self._tmp = tempfile.TemporaryDirectory(prefix="trackio-tool-ro-")
@@ -183,7 +183,7 @@ class SqliteReader:
             shutil.copyfile(wal, str(dst) + "-wal")
         return dst
 
-    def _translate(self, exc: sqlite3.Error) -> Exception:
+    def translate(self, exc: sqlite3.Error) -> Exception:
         msg = str(exc)
         if "not a database" in msg or "file is encrypted" in msg:
             return NotATrackioFileError(
@@ -233,7 +233,7 @@ class SqliteReader:
         try:
             return self.con.execute(sql, params)
         except sqlite3.DatabaseError as exc:
-            raise self._translate(exc) from exc
+            raise self.translate(exc) from exc
 
     # -- layout --------------------------------------------------------------
     @property
@@ -376,7 +376,7 @@ class SqliteReader:
             try:
                 rows = cur.fetchmany(CHUNK_ROWS)
             except sqlite3.DatabaseError as exc:
-                raise self._translate(exc) from exc
+                raise self.translate(exc) from exc
             if not rows:
                 return
             cols = list(zip(*rows, strict=True))
@@ -405,7 +405,7 @@ class SqliteReader:
             wanted = None if run_keys is None else set(run_keys)
             self._scan_windows(cons, table, key, groups, wanted, scanner)
         except sqlite3.DatabaseError as exc:
-            raise self._translate(exc) from exc
+            raise self.translate(exc) from exc
         finally:
             for con in cons:
                 con.close()
