@@ -62,6 +62,14 @@ def _make_parquet_without_run_name(tmp: Path) -> Path:
     return p
 
 
+def _make_parquet_with_text_steps(tmp: Path) -> Path:
+    p = tmp / "proj.parquet"
+    pl.DataFrame({"run_name": ["a", "a"], "step": ["s0", "s1"], "loss": [0.5, 0.4]}).write_parquet(
+        p
+    )
+    return p
+
+
 def _make_garbage_parquet(tmp: Path) -> Path:
     p = tmp / "broken.parquet"
     p.write_bytes(b"PAR1 but not really")
@@ -153,6 +161,10 @@ CASES: dict[str, tuple[Callable[[Path], Path], tuple[str, ...]]] = {
     ),
     # found by the bad-input fuzz: merged into, it took rows and dropped their values
     "no payload column": (_make_no_payload_column, ("its metrics table has no 'metrics' column",)),
+    "parquet with text steps": (
+        _make_parquet_with_text_steps,
+        ("its step column holds String, not numbers",),
+    ),
     "a text step": (
         _loose_db_with(("2026-01-01T00:00:01", "a", "abc", '{"loss": 2}')),
         ("a step, time or run key of the wrong type",),

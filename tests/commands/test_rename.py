@@ -110,6 +110,7 @@ def test_rename_refusals(cli: Callable[..., Any], fixture_copy: Callable[[str], 
     _one_clean_line(r, "'a/b' would escape", "choose another name")
     assert "--no-media" not in r.stderr  # rename has no such option (found by the fuzz)
     _one_clean_line(cli("rename", str(db), "--run", "gamma", "--to", "  "), "empty")
+    _one_clean_line(cli("rename", str(db), "--run", "gamma", "--to", "x" * 300), "(300 bytes)")
     _one_clean_line(cli("rename", str(db), "--run", "gamma,alpha", "--to", "x"), "exactly one")
     _one_clean_line(cli("rename", str(db), "--run", "nope", "--to", "x"), "no run 'nope'")
     assert tree_digest(d) == before

@@ -49,6 +49,11 @@ class ParquetReader:
             raise NotATrackioFileError(
                 f"{self.label} is not a Trackio export: it has no run_name column"
             )
+        step = frame.schema.get("step")
+        if step is not None and not (step.is_numeric() or isinstance(step, pl.Null)):
+            raise NotATrackioFileError(
+                f"{self.label} is not a Trackio export: its step column holds {step}, not numbers"
+            )
         if "metrics" in frame.columns and frame.schema["metrics"] in (pl.String, pl.Binary):
             # 0.2.2-0.2.3 exports kept the JSON payload column: expand it like a DB.
             decoded = _decode.decode_payloads(frame.get_column("metrics"))

@@ -1105,6 +1105,11 @@ def rename(
     if not new:
         raise WriteError("the new run name is empty")
     _check_names([new], "new name", "choose another name")
+    if len(new.encode()) > 255:
+        raise WriteError(
+            f"the new name ({len(new.encode())} bytes) is longer than a media folder name may be"
+            " (255 bytes); choose a shorter one"
+        )
     with _open_target(path) as proj:
         _check_writable(path)
         reader = proj.reader
