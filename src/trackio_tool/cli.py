@@ -84,6 +84,11 @@ def main() -> None:
         # `trackio-tool analyze --json | head`: not an error worth a line.
         sys.stderr.close()
         sys.exit(0)
+    except RecursionError:
+        if debug:
+            raise
+        # Only a payload nested hundreds of levels deep gets here (Trackio never writes one).
+        _fail("a payload is nested too deeply to read (hundreds of levels); nothing was changed")
     except Exception as exc:  # the boundary: never a traceback unless asked
         if debug:
             raise

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import sqlite3
@@ -291,4 +292,20 @@ def test_a_damaged_page_met_by_a_worker_is_one_line(
         before = tree_digest(tmp_path)
         r = cli("merge", "--from", str(src), "--into", str(db), "--dry-run")
     _one_clean_line(r, f"{db} is damaged and cannot be read")
+    assert tree_digest(tmp_path) == before
+
+
+def test_payloads_nested_absurdly_deep(cli: Any, tmp_path: Path) -> None:
+    """Found by the bad-input fuzz: '[' * 50000 ended analyze in "unexpected
+    RecursionError". It is now an unreadable row; a 900-level object, which the
+    parser accepts, stops plot with one line."""
+    db = _loose_db_with(("2026-01-01T00:00:01", "a", 1, "[" * 50000 + "]" * 50000))(tmp_path)
+    r = cli("analyze", str(db), "--json")
+    assert r.exit_code == 0, r.stderr
+    assert json.loads(r.stdout)["projects"][0]["runs"][0]["rows"] == 2
+    deep = tmp_path / "deep"
+    deep.mkdir()
+    db = _loose_db_with(("2026-01-01T00:00:01", "a", 1, '{"a":' * 900 + "1" + "}" * 900))(deep)
+    before = tree_digest(tmp_path)
+    _one_clean_line(cli("plot", str(db), "-o", str(tmp_path / "p.html")), "nested too deeply")
     assert tree_digest(tmp_path) == before

@@ -77,11 +77,14 @@ def loads(raw: bytes | str | None) -> Any:
     if raw is None:
         return None
     try:
-        value = orjson.loads(raw)
-    except orjson.JSONDecodeError:
-        # Bare NaN/Infinity tokens (trackio <= 0.4): the stdlib parser accepts them.
-        value = json.loads(raw)
-    return map_nonfinite(value)
+        try:
+            value = orjson.loads(raw)
+        except orjson.JSONDecodeError:
+            # Bare NaN/Infinity tokens (trackio <= 0.4): the stdlib parser accepts them.
+            value = json.loads(raw)
+        return map_nonfinite(value)
+    except RecursionError as exc:  # '[' * 50000: no Trackio payload nests like that
+        raise ValueError("payload nested too deeply") from exc
 
 
 # Payloads that cannot be read (not JSON, not UTF-8, a number polars cannot hold).
