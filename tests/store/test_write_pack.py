@@ -225,3 +225,10 @@ def test_keys_that_look_like_patterns_are_packed() -> None:
     ]
     want = [trackio_json({k: v for k, v in r.items() if v is not None}) for r in rows]
     assert packed(rows) == want
+
+
+def test_rows_without_values_pack_to_empty_objects() -> None:
+    """An export with only structural columns gave one "{}" for the whole frame
+    (a literal), and the merge failed with a ShapeError (bad-input fuzz)."""
+    frame = pl.DataFrame({"a": [1, 2, 3]})
+    assert pack_json(frame, []).to_list() == ["{}", "{}", "{}"]
