@@ -184,3 +184,32 @@ def test_merge_moves_media_paths_of_an_escaped_project_name(
     (path,) = _paths(target)
     assert path == "media/t/run/0/u1.png"
     assert (target.parent / path).read_bytes() == b"png"
+
+
+def test_a_referenced_path_with_dot_dot_is_not_moved(
+    cli: Callable[..., Any], fixture_copy: Callable[[str], Path]
+) -> None:
+    """One of two runs named beta is renamed: only files its rows reference move. A
+    crafted reference 'media/toyproj/beta/../../../sentinel.txt' passed the prefix
+    check and ended the rename in "unexpected SameFileError" (bad-input fuzz)."""
+    d = fixture_copy("trackio-0.43.0")
+    (d / "sentinel.txt").write_text("not a media file\n")
+    (d / "media" / "toyproj" / "beta" / "0").mkdir(parents=True)
+    (d / "media" / "toyproj" / "beta" / "0" / "img.png").write_bytes(b"png")
+    con = sqlite3.connect(d / "toyproj.db")
+    with con:
+        con.execute(
+            "UPDATE metrics SET metrics = ? WHERE rowid = (SELECT MIN(rowid) FROM metrics"
+            " WHERE run_id = ?)",
+            (
+                b'{"samples": {"_type": "trackio.image",'
+                b' "file_path": "media/toyproj/beta/../../../sentinel.txt"}}',
+                BETA_2,
+            ),
+        )
+    con.close()
+    r = cli("rename", str(d / "toyproj.db"), "--run", BETA_2, "--to", "zeta")
+    assert r.exit_code == 0, r.stderr
+    assert (d / "sentinel.txt").read_text() == "not a media file\n"
+    assert (d / "media" / "toyproj" / "beta" / "0" / "img.png").is_file()
+    assert not (d / "media" / "toyproj" / "zeta").exists()

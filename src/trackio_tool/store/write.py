@@ -1085,7 +1085,11 @@ def _referenced_files(
             p = json.loads(f'"{v}"') if "\\" in v else v  # JSON escapes: \", \u00e9
         except ValueError:
             continue
-        out.add(p[len("media/") :] if p.startswith("media/") else p)
+        rel = p[len("media/") :] if p.startswith("media/") else p
+        parts = rel.split("/")
+        if rel.startswith("/") or "\\" in rel or any(x in ("", ".", "..") for x in parts):
+            continue  # not a path Trackio writes; '..' could point out of the media folder
+        out.add(rel)
     return out
 
 
