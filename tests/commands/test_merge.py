@@ -256,6 +256,15 @@ def test_conflicts_are_listed_before_writing(
         "--run",
     )
     assert tree_digest(dst) == before
+    # A run that clashes by name and by id is one run (it was counted twice: fuzz).
+    src = fixture_copy("trackio-0.43.0")
+    target = src.parent / "again" / "toyproj.db"
+    target.parent.mkdir()
+    target.write_bytes((src / "toyproj.db").read_bytes())
+    r = cli("merge", "--from", str(src / "toyproj.db"), "--into", str(target), "--run", "gamma")
+    _one_clean_line(
+        r, "a selected run already exists in toyproj.db: 'gamma' (id 72fff1558ccb", "leave it out"
+    )
 
 
 def test_same_named_runs_into_a_legacy_target(

@@ -253,8 +253,13 @@ def _existing_runs(
 
 
 def _conflicts(runs: Sequence[RunMap], names: set[str], ids: set[str], target: Path) -> None:
-    clash = [f"{r.name!r}" for r in runs if r.name in names]
-    clash += [f"id {r.run_id}" for r in runs if r.run_id is not None and r.run_id in ids]
+    clash = []
+    for r in runs:  # one entry per run, by name and/or id
+        why = [f"{r.name!r}"] if r.name in names else []
+        if r.run_id is not None and r.run_id in ids:
+            why.append(f"id {r.run_id}")
+        if why:
+            clash.append(" ".join(why) if len(why) == 1 else f"{why[0]} ({why[1]})")
     if clash:
         which = (
             "a selected run already exists"
@@ -263,7 +268,8 @@ def _conflicts(runs: Sequence[RunMap], names: set[str], ids: set[str], target: P
         )
         raise ConflictError(
             f"{which} in {target.name}: {', '.join(clash)};"
-            " drop or rename them there first, or leave them out with --run"
+            f" drop or rename {'it' if len(clash) == 1 else 'them'} there first, or leave"
+            f" {'it' if len(clash) == 1 else 'them'} out with --run"
         )
 
 
