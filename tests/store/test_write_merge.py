@@ -362,3 +362,51 @@ def test_rename_leaves_a_key_that_only_ends_in_file_path(tmp_path: Path) -> None
         'q"file_path': "src/a/notes.txt",
         "img": {"file_path": "src/b/0/x.png"},
     }
+
+
+def test_an_id_used_only_by_a_mixed_targets_alerts_is_taken(tmp_path: Path) -> None:
+    """Found by the write-side fuzz: merge a -> rename a b -> merge a again into a mixed
+    target (legacy metrics, alerts with run_id) gave runs a and b one run_id: the id
+    check read only metrics and configs, and here the id lives in alerts only."""
+    import sqlite3
+
+    from trackio_tool.store import _schema
+
+    x = "becbda7e977d4cfc84f1d9a520d2afd8"
+    legacy_metrics = (
+        "CREATE TABLE metrics (id INTEGER PRIMARY KEY AUTOINCREMENT, timestamp TEXT NOT NULL,"
+        " run_name TEXT NOT NULL, step INTEGER NOT NULL, metrics TEXT NOT NULL)"
+    )
+    src = tmp_path / "src.db"
+    con = sqlite3.connect(src)
+    con.execute(legacy_metrics)
+    con.execute(_schema.TABLES["configs"])
+    con.execute(_schema.TABLES["alerts"])
+    con.execute(
+        "INSERT INTO metrics (timestamp, run_name, step, metrics)"
+        " VALUES ('2026-01-01T00:00:00', 'a', 0, '{\"loss\": 1.0}')"
+    )
+    con.execute(
+        "INSERT INTO configs (run_id, run_name, config, created_at)"
+        " VALUES (?, 'a', '{\"lr\": 0.1}', '2026-01-01T00:00:00')",
+        (x,),
+    )
+    con.execute(
+        "INSERT INTO alerts (run_id, timestamp, run_name, title, level)"
+        " VALUES (?, '2026-01-01T00:00:00', 'a', 'spike', 'warn')",
+        (x,),
+    )
+    con.commit()
+    con.close()
+    target = tmp_path / "proj.db"
+    con = sqlite3.connect(target)
+    con.execute(legacy_metrics)
+    con.execute(_schema.LEGACY_TABLES["configs"])
+    con.execute(_schema.TABLES["alerts"])
+    con.commit()
+    con.close()
+    (files,) = resolve_sources([str(src)])
+    merge(files, target, media=False)
+    rename(target, run="a", to="b")
+    with pytest.raises(ConflictError, match=f"id {x}"):
+        merge(files, target, media=False)

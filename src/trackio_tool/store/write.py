@@ -232,10 +232,12 @@ def _layout(con: sqlite3.Connection) -> dict[str, list[str]]:
 def _existing_runs(
     con: sqlite3.Connection, layout: dict[str, list[str]], schema: str = "main"
 ) -> tuple[set[str], set[str]]:
-    """Run names and run ids a target already uses (metrics and configs)."""
+    """Run names and run ids a target already uses, in any run-scoped table: a
+    mixed file (0.24-0.40 appending to an older one) may hold a run's id only in
+    its alerts or system metrics."""
     names: set[str] = set()
     ids: set[str] = set()
-    for table in ("metrics", "configs"):
+    for table in RUN_TABLES:
         cols = layout.get(table, [])
         if "run_name" in cols:
             names.update(
