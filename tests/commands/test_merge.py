@@ -52,6 +52,14 @@ def immutable(*paths: Path) -> Iterator[None]:
             subprocess.run(["chattr", "-i", str(p)], check=False)
 
 
+def _create(db: Path, *statements: str) -> None:
+    con = sqlite3.connect(db)
+    for sql in statements:
+        con.execute(sql)
+    con.commit()
+    con.close()
+
+
 def _sample_paths(db: Path) -> list[str]:
     """The ``file_path`` of every logged ``samples`` image in ``db``."""
     con = sqlite3.connect(db)
@@ -339,30 +347,15 @@ def test_bad_input(
     if case == "text-target":
         target.write_text("hello\n")
     elif case == "no-metrics-target":
-        con = sqlite3.connect(target)
-        con.execute("CREATE TABLE users(id INTEGER PRIMARY KEY)")
-        con.commit()
-        con.close()
+        _create(target, "CREATE TABLE users(id INTEGER PRIMARY KEY)")
     elif case == "no-payload-column-target":
-        con = sqlite3.connect(target)
-        con.execute(
-            "CREATE TABLE metrics (id INTEGER PRIMARY KEY AUTOINCREMENT, run_id TEXT NOT NULL,"
-            " timestamp TEXT NOT NULL, run_name TEXT NOT NULL, step INTEGER NOT NULL)"
-        )
-        con.commit()
-        con.close()
+        _create(target, "CREATE TABLE metrics (id, run_id, timestamp, run_name, step)")
     elif case == "no-config-column-target":
-        con = sqlite3.connect(target)
-        con.execute(
-            "CREATE TABLE metrics (id INTEGER PRIMARY KEY AUTOINCREMENT, timestamp TEXT NOT NULL,"
-            " run_name TEXT NOT NULL, step INTEGER NOT NULL, metrics TEXT NOT NULL)"
+        _create(
+            target,
+            "CREATE TABLE metrics (id, timestamp, run_name, step, metrics)",
+            "CREATE TABLE configs (id, run_name, created_at)",
         )
-        con.execute(
-            "CREATE TABLE configs (id INTEGER PRIMARY KEY AUTOINCREMENT, run_name TEXT NOT NULL,"
-            " created_at TEXT NOT NULL)"
-        )
-        con.commit()
-        con.close()
     elif case == "not-db-suffix":
         target = tmp_path / "target.sqlite"
     elif case == "missing-source":

@@ -662,21 +662,7 @@ def _merge_into_new(
 ) -> None:
     folders = _Placed()  # the target's folders this merge creates, gone if it fails
     folders.mkdir(path.parent)
-    try:
-        _build_new(path, plan, source, media_plan, lock_timeout=lock_timeout)
-    except BaseException:
-        folders.undo()
-        raise
-
-
-def _build_new(
-    path: Path,
-    plan: _TablePlan,
-    source: ProjectFiles,
-    media_plan: dict[str, list[tuple[str, str]]],
-    *,
-    lock_timeout: float,
-) -> None:
+    done = False
     token = uuid.uuid4().hex[:12]
     # Not "*.db": Trackio lists every *.db of its directory as a project (dot files
     # too), so a build left by a killed merge would show up as one.
@@ -720,6 +706,7 @@ def _build_new(
                 raise ConflictError(
                     f"{path} was created by another process meanwhile; nothing was changed"
                 ) from exc
+        done = True
     except BaseException:
         placed.undo()
         raise
@@ -728,6 +715,8 @@ def _build_new(
             with contextlib.suppress(OSError):
                 Path(f"{tmp}{suffix}").unlink()
         shutil.rmtree(staging, ignore_errors=True)
+        if not done:
+            folders.undo()
 
 
 def _merge_into_existing(
