@@ -123,3 +123,26 @@ def test_real_bash_completion_script(tmp_path: Path) -> None:
     )
     proc = subprocess.run(["bash", "-c", script], capture_output=True, text=True, env=env)
     assert proc.stdout.split() == ["beta"], proc.stderr
+
+
+@pytest.mark.parametrize("stdout", ["closed", "full"])
+def test_output_that_cannot_be_written(stdout: str) -> None:
+    """Found by the bad-input fuzz: stdout closed at start failed after the work
+    ("unexpected AttributeError"), stdout on a full device gave "unexpected OSError"."""
+    if stdout == "full" and not Path("/dev/full").exists():
+        pytest.skip("this machine has no /dev/full")
+    db = FIXTURES / "trackio-0.43.0" / "toyproj.db"
+    if stdout == "closed":
+        cmd = f"exec >&- ; {TOOL} analyze {db} --json"
+        proc = subprocess.run(["bash", "-c", cmd], capture_output=False, stderr=subprocess.PIPE)
+        assert proc.returncode == 0, proc.stderr
+        assert proc.stderr == b""
+    else:
+        with open("/dev/full", "w") as full:
+            proc = subprocess.run(
+                [TOOL, "analyze", str(db), "--json"], stdout=full, stderr=subprocess.PIPE
+            )
+        assert proc.returncode == 1
+        assert (
+            proc.stderr.decode() == "error: could not write the output: No space left on device\n"
+        )

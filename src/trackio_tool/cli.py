@@ -6,6 +6,7 @@ inside its function body, so ``--help`` and shell completion stay fast.
 
 from __future__ import annotations
 
+import errno
 import os
 import sys
 
@@ -84,6 +85,13 @@ def main() -> None:
         # `trackio-tool analyze --json | head`: not an error worth a line.
         sys.stderr.close()
         sys.exit(0)
+    except OSError as exc:
+        if debug:
+            raise
+        if exc.errno in (errno.ENOSPC, errno.EIO, errno.EBADF):
+            # stdout on a full device (`> /dev/full`), or gone: the work itself was done.
+            _fail(f"could not write the output: {exc.strerror}")
+        _fail(f"unexpected {type(exc).__name__}: {exc} (set {DEBUG_ENV}=1 to see the traceback)")
     except RecursionError:
         if debug:
             raise
