@@ -611,3 +611,20 @@ def test_parquet_text_is_not_a_number_and_big_unsigned_ints_are(tmp_path: Path) 
     }
     assert frame.get_column("seed").to_list() == [float(2**63 + 5), 1.0, 2.0]
     assert [str(v) for v in frame.get_column("loss").to_list()] == ["nan", "inf", "None"]
+
+
+def test_timestamps_with_a_space_for_the_t() -> None:
+    """Found by the read-side fuzz: a run whose timestamps read "2026-01-01 00:00:03"
+    (str(datetime), a CSV brought in by trackio.import_csv) vanished from --x time."""
+    from datetime import datetime
+
+    from trackio_tool.store.series import parse_timestamps
+
+    stamps = pl.Series(
+        ["2026-01-01 00:00:03", "2026-01-01T00:00:03.5+00:00", "2026-01-01 00:00:04.25+00:00"]
+    )
+    assert pl.select(parse_timestamps(pl.lit(stamps))).to_series().to_list() == [
+        datetime(2026, 1, 1, 0, 0, 3),
+        datetime(2026, 1, 1, 0, 0, 3, 500000),
+        datetime(2026, 1, 1, 0, 0, 4, 250000),
+    ]

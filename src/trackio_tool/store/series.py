@@ -278,8 +278,11 @@ def parse_timestamps(ts: pl.Expr) -> pl.Expr:
     """Trackio timestamps as naive UTC datetimes (µs).
 
     0.17+ writes ``...+00:00``; older versions wrote the writer's local time
-    without an offset, which is kept as is (no zone is known for it).
+    without an offset, which is kept as is (no zone is known for it). Date and
+    time may be separated by a space instead of 'T'.
     """
+    # A space for the 'T' (str(datetime), or a CSV brought in by trackio.import_csv).
+    ts = ts.str.replace(r"^(\d{4}-\d\d-\d\d) ", "${1}T")
     aware = ts.str.strptime(pl.Datetime("us", "UTC"), _ISO_AWARE, strict=False)
     naive = ts.str.strptime(pl.Datetime("us"), _ISO_NAIVE, strict=False)
     return pl.coalesce(aware.dt.replace_time_zone(None), naive)
