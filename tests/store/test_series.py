@@ -208,6 +208,12 @@ WARM = ['{"x": 0.5, "g": {"a": 0.5}, "loss": 1.0}'] * 70  # the fast reader lear
             {"eval/loss": [0.5, 0.4], "eval/d": [1.0, None], "eval/d/top5": [None, 0.9]},
             id="nested-shape-change",
         ),
+        pytest.param(  # "\u0033" is "3": still a string (read-side fuzz)
+            ['{"a": "warmup", "loss": 0.5}'] * 70
+            + ['{"a": "\\u0033", "loss": 0.4}', '{"a": "\\u0031e3", "loss": 0.3}'],
+            {"loss": [0.5] * 70 + [0.4, 0.3]},
+            id="escaped-number-like-strings",
+        ),
     ],
 )
 def test_numbers_are_what_json_says_they_are(

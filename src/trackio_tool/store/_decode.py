@@ -33,9 +33,10 @@ _BARE_TOKEN = r"([:\[,]\s*)(-?(?:NaN|Infinity))"
 _FLAT_MEMBER_TOKEN = r'"[^"\\]*"\s*:\s*(?:"[^"\\]*"|[^,}\s"]+)'
 _MEMBER_KEY = r'^"([^"\\]*)"'
 _INT_TEXT = r"^-?[0-9]+$"
-# A JSON string value that a Float64 cast may read ("3", ".5", "1e3", "inf", "nan";
-# it also finds trackio's "NaN"/"Infinity"/"-Infinity").
-NUMBER_LIKE_STRING = r'[:\[,][ \t\n\r]*"(?:[-+.0-9]|(?i:inf|nan))'
+# A JSON string value that a Float64 cast may read ("3", ".5", "1e3", "inf", "nan",
+# or one that starts with an escape: "\u0033" is "3"; it also finds trackio's
+# "NaN"/"Infinity"/"-Infinity").
+NUMBER_LIKE_STRING = r'[:\[,][ \t\n\r]*"(?:[-+.0-9\\]|(?i:inf|nan))'
 
 
 # Numeric frames hold metric columns beside run_key/step/timestamp (and plot's
