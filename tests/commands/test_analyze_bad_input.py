@@ -63,6 +63,12 @@ def _make_parquet_without_run_name(tmp: Path) -> Path:
     return p
 
 
+def _make_parquet_with_null_run_names(tmp: Path) -> Path:
+    p = tmp / "proj.parquet"
+    pl.DataFrame({"run_name": ["a", None], "step": [0, 1], "loss": [0.5, 0.4]}).write_parquet(p)
+    return p
+
+
 def _make_parquet_with_text_steps(tmp: Path) -> Path:
     p = tmp / "proj.parquet"
     pl.DataFrame({"run_name": ["a", "a"], "step": ["s0", "s1"], "loss": [0.5, 0.4]}).write_parquet(
@@ -162,6 +168,11 @@ CASES: dict[str, tuple[Callable[[Path], Path], tuple[str, ...]]] = {
     ),
     # found by the bad-input fuzz: merged into, it took rows and dropped their values
     "no payload column": (_make_no_payload_column, ("its metrics table has no 'metrics' column",)),
+    # read-side fuzz: those rows were left out without a word
+    "parquet rows without a run_name": (
+        _make_parquet_with_null_run_names,
+        ("1 of 2 rows have no run_name",),
+    ),
     "parquet with text steps": (
         _make_parquet_with_text_steps,
         ("its step column holds String, not numbers",),

@@ -49,6 +49,15 @@ class ParquetReader:
             raise NotATrackioFileError(
                 f"{self.label} is not a Trackio export: it has no run_name column"
             )
+        missing = frame.get_column("run_name").null_count()
+        if missing:
+            # Trackio <= 0.21 let a metric named run_name overwrite the column in its
+            # export: those rows' runs cannot be told any more, and the rest may be wrong.
+            raise CorruptFileError(
+                f"{self.label}: {missing:,} of {frame.height:,} rows have no run_name, so their"
+                " runs cannot be told (an export by Trackio <= 0.21 of a run that logged a"
+                " metric named 'run_name' looks like this); export the .db again"
+            )
         step = frame.schema.get("step")
         if step is not None and not (step.is_numeric() or isinstance(step, pl.Null)):
             raise NotATrackioFileError(
