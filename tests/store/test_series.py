@@ -634,3 +634,26 @@ def test_timestamps_with_a_space_for_the_t() -> None:
         datetime(2026, 1, 1, 0, 0, 3, 500000),
         datetime(2026, 1, 1, 0, 0, 4, 250000),
     ]
+
+
+def test_parquet_text_column_with_a_pattern_name(tmp_path: Path) -> None:
+    """Found by the read-side fuzz: a text metric named "^a$" in a parquet export ended
+    plot in "unexpected IndexError" (polars read the name as a regex)."""
+    path = tmp_path / "proj.parquet"
+    pl.DataFrame(
+        {
+            "run_name": ["r", "r"],
+            "step": [0, 1],
+            "^a$": ["x", "NaN"],
+            "^b$": ["y", "z"],
+            "loss": [1.0, 0.5],
+        }
+    ).write_parquet(path)
+    (files,) = resolve_sources([str(path)])
+    with open_project(files) as project:
+        frame = project.read_numeric()
+    assert frame.get_column("loss").to_list() == [1.0, 0.5]
+    values = frame.get_column("^a$").to_list()  # Trackio's "NaN" string is a number
+    assert values[0] is None
+    assert math.isnan(values[1])
+    assert "^b$" not in frame.columns

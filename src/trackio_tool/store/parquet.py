@@ -249,10 +249,12 @@ def _numeric_columns(frame: pl.DataFrame) -> pl.DataFrame:
         elif dt == pl.String:
             # Text is not a number, however it reads ("3", "1e3"); only Trackio's
             # "NaN"/"Infinity"/"-Infinity" strings are (older exports kept some).
-            special = s.is_in(list(_decode.NONFINITE))
-            if special.any():
+            # Under a plain name: polars runs these as pl.col(<name>), and a metric
+            # called "^a$" would be a regex (IndexError, found by the read-side fuzz).
+            v = s.alias("v")
+            if v.is_in(list(_decode.NONFINITE)).any():
                 out.append(
-                    s.replace_strict(
+                    v.replace_strict(
                         _decode.NONFINITE, default=None, return_dtype=pl.Float64
                     ).alias(name)
                 )
