@@ -76,6 +76,18 @@ def json_spellings(text: str) -> list[str]:
     return sorted({json_fragment(text), json.dumps(text)[1:-1]})
 
 
+def _alternation(names: Iterable[str], spell: Callable[[str], Iterable[str]]) -> str:
+    return "|".join(re.escape(s) for name in sorted(set(names)) for s in spell(name))
+
+
+def media_path_regex(runs: Iterable[str]) -> str:
+    """A media ``file_path`` in JSON text whose run segment is one of ``runs``, in
+    three groups: up to the path's start (``[media/]`` included), the project
+    segment with its slash, and the run segment with its slash."""
+    names = _alternation(runs, json_spellings)
+    return rf"({FILE_PATH_KEY}(?:media/)?)({_SEGMENT}/)((?:{names})/)"
+
+
 @dataclass(frozen=True)
 class MediaMove:
     """Media ``file_path`` values of the merged runs, moved to the target project.
@@ -89,17 +101,12 @@ class MediaMove:
     project: str
     runs: tuple[str, ...]
 
-    def _names(self, spell: Callable[[str], Iterable[str]]) -> str:
-        return "|".join(re.escape(s) for name in sorted(set(self.runs)) for s in spell(name))
-
     @cached_property
     def _payload_re(self) -> tuple[re.Pattern[bytes], bytes] | None:
         if not self.runs:
             return None
-        names = self._names(json_spellings)
-        pattern = rf"({FILE_PATH_KEY}(?:media/)?){_SEGMENT}/((?:{names})/)"
         target = json_fragment(self.project).encode().replace(b"\\", b"\\\\")
-        return re.compile(pattern.encode()), rb"\g<1>" + target + rb"/\g<2>"
+        return re.compile(media_path_regex(self.runs).encode()), rb"\g<1>" + target + rb"/\g<3>"
 
     def payload(self, raw: bytes) -> bytes:
         """A JSON payload with its media paths moved (``raw`` itself when none is)."""
@@ -113,18 +120,15 @@ class MediaMove:
         """The same move on a column of JSON texts, vectorised."""
         if not self.runs:
             return text
-        names = self._names(json_spellings)
         target = json_fragment(self.project).replace("$", "$$")
-        return text.str.replace_all(
-            rf"({FILE_PATH_KEY}(?:media/)?){_SEGMENT}/((?:{names})/)",
-            "${1}" + target + "/${2}",
-        )
+        return text.str.replace_all(media_path_regex(self.runs), "${1}" + target + "/${3}")
 
-    def value_expr(self, value: pl.Expr) -> pl.Expr:
-        """The same move on raw ``file_path`` strings (parquet's struct fields)."""
-        if not self.runs:
+    def value_expr(self, value: pl.Expr, name: str, dtype: PolarsDataType) -> pl.Expr:
+        """The same move on raw ``file_path`` strings (a parquet column or struct
+        field called ``name``, of ``dtype``); any other value as it is."""
+        if not self.runs or name != "file_path" or dtype != pl.String:
             return value
-        names = self._names(lambda n: [n])
+        names = _alternation(self.runs, lambda n: [n])
         return value.str.replace(
             rf"^(media/)?[^/]+/((?:{names})/)", "${1}" + self.project.replace("$", "$$") + "/${2}"
         )
@@ -284,8 +288,8 @@ def _field_json(
     media_to: MediaMove | None = None,
 ) -> pl.Expr:
     """``"name":value``, or null when the value is (so the key is left out)."""
-    if media_to is not None and name == "file_path" and dtype == pl.String:
-        expr = media_to.value_expr(expr)
+    if media_to is not None:
+        expr = media_to.value_expr(expr, name, dtype)
     value = _value_json(expr, dtype, media_to)
     if keep_null is not None and keep_null(name):
         value = value.fill_null(pl.lit("null"))
@@ -380,12 +384,9 @@ def pack_json(
 
     for c in columns:
         col = pl.nth(position[c])
-        if media_to is not None and c == "file_path" and schema[c] == pl.String:
-            # A top-level file_path follows the same rule as a media dict's
-            # (as in a .db source): the dense writer gets the moved value.
-            dense_col = media_to.value_expr(col)
-        else:
-            dense_col = col
+        # A top-level file_path follows the same rule as a media dict's (as in a
+        # .db source): the dense writer gets the moved value.
+        dense_col = col if media_to is None else media_to.value_expr(col, c, schema[c])
         dense = None if keep_null is not None and keep_null(c) else _dense_expr(frame[c], dense_col)
         if dense is not None:
             group.append(dense[0])

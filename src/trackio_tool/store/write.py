@@ -51,7 +51,7 @@ from trackio_tool.store.rows import (
     RunMap,
     SourceRows,
     json_fragment,
-    json_spellings,
+    media_path_regex,
 )
 from trackio_tool.store.select import select_runs, split_selectors
 from trackio_tool.store.sqlite import SqliteReader
@@ -1044,10 +1044,8 @@ def _path_rewriter(old: str, new: str) -> Callable[[Any], Any]:
     """
     # The old name as orjson writes it, and as json.dumps (trackio <= 0.4) did,
     # with ASCII escapes ("caf\u00e9"); the project segment may hold escapes too.
-    names = b"|".join(re.escape(s.encode()) for s in json_spellings(old))
-    key = FILE_PATH_KEY.encode()
-    pattern = re.compile(rb"(" + key + rb'(?:media/)?(?:[^/"\\]|\\.)+/)(?:' + names + rb")/")
-    repl = rb"\g<1>" + json_fragment(new).encode().replace(b"\\", b"\\\\") + b"/"
+    pattern = re.compile(media_path_regex([old]).encode())
+    repl = rb"\g<1>\g<2>" + json_fragment(new).encode().replace(b"\\", b"\\\\") + b"/"
 
     def apply(raw: Any) -> Any:
         if raw is None:
