@@ -103,6 +103,14 @@ def _q(name: str) -> str:
 _METRICS_REQUIRED = ("run_name", "step", "timestamp", "metrics")
 
 
+def missing_columns(where: str, table: str, columns: Sequence[str]) -> NotATrackioFileError:
+    """The error for a table that lacks columns every Trackio version writes."""
+    return NotATrackioFileError(
+        f"{where}: its {table} table has no {', '.join(map(repr, columns))} column,"
+        " which every Trackio version writes (damaged or not written by Trackio)"
+    )
+
+
 class SqliteReader:
     """One read-only connection to a project database, plus its layout."""
 
@@ -147,10 +155,7 @@ class SqliteReader:
         # Every Trackio version writes these; without them rows cannot be read or merged.
         lacking = [c for c in _METRICS_REQUIRED if c not in self.columns["metrics"]]
         if lacking:
-            raise NotATrackioFileError(
-                f"{self.label}: its metrics table has no {', '.join(map(repr, lacking))} column,"
-                " which every Trackio version writes (damaged or not written by Trackio)"
-            )
+            raise missing_columns(self.label, "metrics", lacking)
 
     # -- opening -----------------------------------------------------------
     def _check_header(self) -> None:

@@ -54,7 +54,7 @@ from trackio_tool.store.rows import (
     media_path_regex,
 )
 from trackio_tool.store.select import select_runs, split_selectors
-from trackio_tool.store.sqlite import SqliteReader
+from trackio_tool.store.sqlite import SqliteReader, missing_columns
 
 RESERVED_SUFFIXES = (
     "_system",
@@ -525,10 +525,7 @@ def _check_payload_columns(
                 (str(target), target_layout.get(table, [col])),
             ):
                 if col not in cols:
-                    raise NotATrackioFileError(
-                        f"{where}: its {table} table has no {col!r} column, which every"
-                        " Trackio version writes (damaged or not written by Trackio)"
-                    )
+                    raise missing_columns(where, table, [col])
 
 
 def _columns_of(create_sql: str) -> list[str]:
