@@ -589,6 +589,50 @@ def test_flat_and_nested_spellings_of_one_metric_are_one_series(tmp_path: Path) 
     assert got[("eval/loss", 1)] == [0.4]
 
 
+@pytest.mark.parametrize("flat_first", [True, False])
+@pytest.mark.parametrize("python_decoded", [False, True])
+def test_a_row_with_both_spellings_plots_the_flat_value_in_every_reader(
+    tmp_path: Path, flat_first: bool, python_decoded: bool
+) -> None:
+    """Found by the read-side fuzz: one log call with {"a/b": 1.0, "a": {"b": 2.0}} gave
+    2.0 in read_numeric and 1.0 in plot's reader, depending on which path decoded it (an
+    earlier number-like string sends "a/b" to the Python decoder). The flat key wins,
+    in either key order, in both readers, from a .db and from its parquet export."""
+    both = (
+        '"a/b": 1.0, "a": {"b": 2.0, "c": 3}'
+        if flat_first
+        else '"a": {"b": 2.0, "c": 3}, "a/b": 1.0'
+    )
+    first = '{"a/b": "1e3"}' if python_decoded else '{"a/b": 5.0}'
+    payloads = [("A", first), ("A", "{" + both + "}")]
+    db = _edge_db(tmp_path / "both.db", [(r, r, i, p) for i, (r, p) in enumerate(payloads)])
+    expected = [None if python_decoded else 5.0, 1.0]
+    (files,) = resolve_sources([str(db)])
+    with open_project(files) as project:
+        for frame in (project.read_numeric(), numeric.read_float_series(project)):
+            assert frame.get_column("a/b").to_list() == expected
+            assert frame.get_column("a/c").to_list() == [None, 3]
+    got = {t.metric: t.y.to_list() for t in series.collect([files]).traces}
+    assert got["a/b"] == [v for v in expected if v is not None]
+    pq = tmp_path / "both.parquet"
+    pl.DataFrame(
+        {
+            "id": [1, 2],
+            "timestamp": ["2026-01-01T00:00:00"] * 2,
+            "run_name": ["A"] * 2,
+            "step": [0, 1],
+            "a/b": [5.0, 1.0],
+            "a": [None, {"b": 2.0, "c": 3}],
+        }
+    ).select(
+        ["id", "timestamp", "run_name", "step", *(["a/b", "a"] if flat_first else ["a", "a/b"])]
+    ).write_parquet(pq)
+    (files,) = resolve_sources([str(pq)])
+    with open_project(files) as project:
+        for frame in (project.read_numeric(), numeric.read_float_series(project)):
+            assert frame.get_column("a/b").to_list() == [5.0, 1.0]
+
+
 def test_parquet_text_is_not_a_number_and_big_unsigned_ints_are(tmp_path: Path) -> None:
     """Found by the read-side fuzz: a text column that mostly spelled numbers was plotted,
     and a uint64 past 2**63 (pandas writes one for a 64-bit seed) made plot fail."""

@@ -579,46 +579,57 @@ def struct_field_exprs(value: pl.Expr, dtype: pl.Struct) -> list[tuple[str, pl.E
     return [(name, safe.struct.field(f"f{i}")) for i, name in enumerate(names)]
 
 
-def _python_leaves(name: str, values: list[Any], sep: str) -> list[pl.Series]:
+def _python_leaves(path: tuple[str, ...], values: list[Any], sep: str) -> list[Leaf]:
     """``flatten_numeric`` for one key decoded in Python (``decode_payloads``' exact
     values): a number here and an object there gives both ``name`` and
     ``name/child``; strings, booleans, lists and media are not numbers."""
-    leaves: dict[str, list[Any]] = {}
+    leaves: dict[tuple[str, ...], list[Any]] = {}
 
-    def walk(path: str, v: Any, row: int) -> None:
+    def walk(at: tuple[str, ...], v: Any, row: int) -> None:
         if isinstance(v, dict):
             if "_type" not in v:  # media, tables, histograms
                 for k, sub in v.items():
-                    walk(f"{path}{sep}{k}", sub, row)
+                    walk((*at, k), sub, row)
         elif isinstance(v, (int, float)) and not isinstance(v, bool):
-            leaves.setdefault(path, [None] * len(values))[row] = v
+            leaves.setdefault(at, [None] * len(values))[row] = v
 
     for row, v in enumerate(values):
-        walk(name, v, row)
+        walk(path, v, row)
     # Typed by the same rule as text leaves (Int64 when every value is an integer
     # that fits, else Float64): repr gives "nan"/"inf" for the non-finite floats.
     texts = (
-        pl.Series(path, [None if v is None else repr(v) for v in col], dtype=pl.String)
-        for path, col in leaves.items()
+        (
+            at,
+            pl.Series(sep.join(at), [None if v is None else repr(v) for v in col], dtype=pl.String),
+        )
+        for at, col in leaves.items()
     )
-    return [typed for t in texts if (typed := type_leaf(t)) is not None]
+    return [(at, typed) for at, t in texts if (typed := type_leaf(t)) is not None]
 
 
-def leaf_frame(leaves: Sequence[pl.Series]) -> pl.DataFrame:
+# A numeric leaf: its JSON path (top-level key first) and its values, named by
+# the path joined with "/".
+Leaf = tuple[tuple[str, ...], pl.Series]
+
+
+def leaf_frame(leaves: Sequence[Leaf]) -> pl.DataFrame:
     """Flattened leaves as one frame; leaves with the same name are one series.
 
     A flat key ``"eval/loss"`` and a nested ``{"eval": {"loss": ...}}`` (logged by
     different runs, or at different times) are the same chart: their values are
-    merged, the first non-null one winning in a row that holds both.
+    merged. In a row that holds both, the spelling with fewer levels wins (the
+    flat key), then the path that sorts first: one rule for every reader,
+    however a row was decoded.
     """
-    groups: dict[str, list[pl.Series]] = {}
-    for s in leaves:
-        groups.setdefault(s.name, []).append(s)
+    groups: dict[str, list[Leaf]] = {}
+    for path, s in leaves:
+        groups.setdefault(s.name, []).append((path, s))
     out = []
-    for name, same in groups.items():
-        if len(same) == 1:
-            out.append(same[0])
+    for name, group in groups.items():
+        if len(group) == 1:
+            out.append(group[0][1])
             continue
+        same = [s for _, s in sorted(group, key=lambda leaf: (len(leaf[0]), leaf[0]))]
         dtype = same[0].dtype if all(x.dtype == same[0].dtype for x in same) else pl.Float64
         merged = pl.select(
             pl.coalesce([pl.lit(x.cast(dtype).alias(f"v{i}")) for i, x in enumerate(same)])
@@ -633,22 +644,22 @@ def flatten_numeric(frame: pl.DataFrame, *, sep: str = "/") -> pl.DataFrame:
     Media, tables and histograms (objects with ``_type``), lists and strings are
     skipped: they are not series one can plot.
     """
-    out: list[pl.Series] = []
+    out: list[Leaf] = []
 
-    def visit(name: str, s: pl.Series) -> None:
+    def visit(path: tuple[str, ...], s: pl.Series) -> None:
         if isinstance(s.dtype, pl.Struct):
             if "_type" in [f.name for f in s.dtype.fields]:
                 return
             for field, f in struct_fields(s):
-                visit(f"{name}{sep}{field}", f)
+                visit((*path, field), f)
             return
         if s.dtype == pl.Object:
-            out.extend(_python_leaves(name, s.to_list(), sep))
+            out.extend(_python_leaves(path, s.to_list(), sep))
             return
         typed = type_leaf(s)
         if typed is not None:
-            out.append(typed.alias(name))
+            out.append((path, typed.alias(sep.join(path))))
 
     for col in frame.get_columns():
-        visit(col.name, col)
+        visit((col.name,), col)
     return leaf_frame(out)

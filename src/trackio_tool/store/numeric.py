@@ -371,26 +371,26 @@ def _rows(n: int) -> pl.Series:
 
 def _flatten(values: pl.Series, *, restore: bool = False) -> pl.DataFrame:
     """Numeric leaves as ``parent/child`` Float64 columns (``_decode.flatten_numeric``'s rules)."""
-    out: list[pl.Series] = []
+    out: list[_decode.Leaf] = []
 
-    def visit(name: str, s: pl.Series) -> None:
+    def visit(path: tuple[str, ...], s: pl.Series) -> None:
         dt = s.dtype
         if isinstance(dt, pl.Struct):
             if "_type" in [f.name for f in dt.fields]:
                 return  # media, tables, histograms
             for field, f in _decode.struct_fields(s):
-                visit(f"{name}/{field}", f)
+                visit((*path, field), f)
             return
         if dt == pl.Float64:
-            out.append(s.alias(name))
+            out.append((path, s.alias("/".join(path))))
         elif dt == pl.String:
             typed = _decode.type_leaf(s)
             if typed is not None:
-                out.append(typed.cast(pl.Float64).alias(name))
+                out.append((path, typed.cast(pl.Float64).alias("/".join(path))))
 
     # Top-level keys are metrics even when one is called _type.
     for field, f in _decode.struct_fields(values):
-        visit(field, f)
+        visit((field,), f)
     if not out:
         return pl.DataFrame(schema={})
     frame = _decode.leaf_frame(out)

@@ -228,24 +228,27 @@ class ParquetReader:
 
 
 def _numeric_columns(frame: pl.DataFrame) -> pl.DataFrame:
-    out: list[pl.Series] = []
+    out: list[_decode.Leaf] = []
 
-    def visit(name: str, s: pl.Series) -> None:
-        dt = s.dtype
+    def visit(path: tuple[str, ...], s: pl.Series) -> None:
+        dt, name = s.dtype, "/".join(path)
         if isinstance(dt, pl.Struct):
             if "_type" in [f.name for f in dt.fields]:
                 return
             for field, f in _decode.struct_fields(s):
-                visit(f"{name}/{field}", f)
+                visit((*path, field), f)
         elif dt.is_integer():
             as_int = s.cast(pl.Int64, strict=False)  # a uint64 may pass 2**63 (a seed)
             out.append(
-                (as_int if as_int.null_count() == s.null_count() else s.cast(pl.Float64)).alias(
-                    name
+                (
+                    path,
+                    (as_int if as_int.null_count() == s.null_count() else s.cast(pl.Float64)).alias(
+                        name
+                    ),
                 )
             )
         elif dt.is_float():
-            out.append(s.cast(pl.Float64).alias(name))
+            out.append((path, s.cast(pl.Float64).alias(name)))
         elif dt == pl.String:
             # Text is not a number, however it reads ("3", "1e3"); only Trackio's
             # "NaN"/"Infinity"/"-Infinity" strings are (older exports kept some).
@@ -254,11 +257,14 @@ def _numeric_columns(frame: pl.DataFrame) -> pl.DataFrame:
             v = s.alias("v")
             if v.is_in(list(_decode.NONFINITE)).any():
                 out.append(
-                    v.replace_strict(
-                        _decode.NONFINITE, default=None, return_dtype=pl.Float64
-                    ).alias(name)
+                    (
+                        path,
+                        v.replace_strict(
+                            _decode.NONFINITE, default=None, return_dtype=pl.Float64
+                        ).alias(name),
+                    )
                 )
 
     for col in frame.get_columns():
-        visit(col.name, col)
+        visit((col.name,), col)
     return _decode.leaf_frame(out)
