@@ -623,7 +623,10 @@ def leaf_frame(leaves: Sequence[Leaf]) -> pl.DataFrame:
     """
     groups: dict[str, list[Leaf]] = {}
     for path, s in leaves:
-        groups.setdefault(s.name, []).append((path, s))
+        # A chart needs a name: a top-level metric "" is listed by analyze, not
+        # plotted (pl.DataFrame would also rename it column_N).
+        if s.name:
+            groups.setdefault(s.name, []).append((path, s))
     out = []
     for name, group in groups.items():
         if len(group) == 1:

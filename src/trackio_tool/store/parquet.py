@@ -132,7 +132,12 @@ class ParquetReader:
         while {by, by + "m", by + "p"} & set(cols):
             by += "_"
         key = self.metrics.select(self._key_expr()).to_series().alias(by)
-        frame = pl.DataFrame([key, *(self.metrics.get_column(c) for c in cols)])
+        # Columns renamed by position: pl.DataFrame renames a column called "" (a
+        # metric logged as trackio.log({"": x})) to column_N.
+        named = {f"{by}{i}": c for i, c in enumerate(cols)}
+        frame = pl.DataFrame(
+            [key, *(self.metrics.get_column(c).alias(n) for n, c in zip(named, cols, strict=True))]
+        )
         if run_keys is not None:
             frame = frame.filter(pl.col(by).is_in(list(run_keys)))
         if not cols:
@@ -144,7 +149,10 @@ class ParquetReader:
         return (
             present.unpivot(index=by, variable_name=name, value_name=flag)
             .filter(pl.col(flag))
-            .select(pl.col(by).alias("run_key"), pl.col(name).alias("metric"))
+            .select(
+                pl.col(by).alias("run_key"),
+                pl.col(name).replace_strict(named, return_dtype=pl.String).alias("metric"),
+            )
         )
 
     def _side_key(self, side: pl.DataFrame) -> str:
@@ -197,10 +205,10 @@ class ParquetReader:
             ).alias("timestamp"),
         )
         # By name, not select(name): a metric may be called "*" or "^a$".
-        values = pl.DataFrame(
+        # As Series, not a frame: pl.DataFrame renames a column called "" to column_N.
+        numeric = _numeric_columns(
             [frame.get_column(c) for c in frame.columns if c not in STRUCTURAL and c != "run_key"]
         )
-        numeric = _numeric_columns(values)
         return pl.concat([base, numeric], how="horizontal") if numeric.width else base
 
     def configs(self) -> dict[str, dict[str, Any]]:
@@ -227,7 +235,7 @@ class ParquetReader:
         return value if isinstance(value, list) else None
 
 
-def _numeric_columns(frame: pl.DataFrame) -> pl.DataFrame:
+def _numeric_columns(columns: Sequence[pl.Series]) -> pl.DataFrame:
     out: list[_decode.Leaf] = []
 
     def visit(path: tuple[str, ...], s: pl.Series) -> None:
@@ -265,6 +273,6 @@ def _numeric_columns(frame: pl.DataFrame) -> pl.DataFrame:
                     )
                 )
 
-    for col in frame.get_columns():
+    for col in columns:
         visit((col.name,), col)
     return _decode.leaf_frame(out)
