@@ -84,7 +84,7 @@ def test_ambiguous_name_lists_ids(
     assert _counts(d / "toyproj.db", "run_id", BETA_1)["metrics"] == 50
 
 
-def test_shared_media_folder_is_kept(
+def test_shared_media_folder_keeps_the_other_runs_files(
     cli: Callable[..., Any], fixture_copy: Callable[[str], Path]
 ) -> None:
     d = fixture_copy("trackio-0.43.0")
@@ -94,17 +94,43 @@ def test_shared_media_folder_is_kept(
         for t in TABLES:
             con.execute(f"UPDATE {t} SET run_name = 'gamma' WHERE run_name = 'alpha'")
     con.close()
+    folder = d / "media" / "toyproj" / "gamma"
+    (folder / "0" / "other-run.png").write_bytes(b"x")
     r = cli("drop", str(db), "--run", GAMMA)
     assert r.exit_code == 0, r.stderr
     assert r.stderr == (
-        "note: media folder media/toyproj/gamma/ kept: another run named 'gamma' still uses it\n"
+        "note: media/toyproj/gamma/ also holds 1 file that is not the dropped runs'"
+        " (another run named 'gamma' shares the folder): it was kept\n"
     )
-    assert r.stdout.splitlines()[-1].endswith(" 0")
-    assert len(list((d / "media" / "toyproj" / "gamma").rglob("*.png"))) == 4
-    r = cli("drop", str(db), "--run", "gamma")
+    assert r.stdout.splitlines()[-1].endswith(" 4")
+    assert [p.name for p in folder.rglob("*.png")] == ["other-run.png"]
+
+
+def test_files_no_row_references_are_kept(
+    cli: Callable[..., Any], fixture_copy: Callable[[str], Path]
+) -> None:
+    """Found by the live-writer stress test: a run Trackio is logging under the name of the
+    run being dropped has written its image files but not yet its rows (Trackio's sender
+    batches them), so drop took the whole folder, the live run's files with it. Only the
+    files the dropped run's rows reference go (Trackio names them by uuid4)."""
+    d = fixture_copy("trackio-0.43.0")
+    db = d / "toyproj.db"
+    folder = d / "media" / "toyproj" / "gamma"
+    live = folder / "7" / "0e6c1f0e-live.png"
+    live.parent.mkdir()
+    live.write_bytes(b"live")
+    r = cli("drop", str(db), "--run", "gamma", "--yes")
     assert r.exit_code == 0, r.stderr
-    assert r.stdout.splitlines()[-1].split()[-1] == "4"
-    assert not (d / "media" / "toyproj" / "gamma").exists()
+    assert r.stderr == (
+        "note: media/toyproj/gamma/ also holds 1 file that is not the dropped runs'"
+        " (no row references them: maybe a run Trackio is still logging under that name):"
+        " it was kept\n"
+    )
+    assert r.stdout.splitlines()[-1].endswith(" 4")
+    assert sorted(p.relative_to(folder) for p in folder.rglob("*") if p.is_file()) == [
+        Path("7/0e6c1f0e-live.png")
+    ]
+    assert not (folder / "0").exists()  # emptied folders go
 
 
 def test_no_media_and_dry_run(cli: Callable[..., Any], fixture_copy: Callable[[str], Path]) -> None:
@@ -200,7 +226,7 @@ def test_a_run_called_files_keeps_the_project_files(
     saved.write_text("lr: 1")
     r = cli("rename", str(db), "--run", "files", "--to", "alpha2")
     assert r.exit_code == 0, r.stderr
-    assert "project files" in r.stderr
+    assert "project's files" in r.stderr
     assert saved.read_text() == "lr: 1"
     assert cli("rename", str(db), "--run", "alpha2", "--to", "files").exit_code == 0
     r = cli("drop", str(db), "--run", "files", "--yes")

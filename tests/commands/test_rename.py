@@ -88,8 +88,8 @@ def test_rename_one_of_two_same_named_runs(
     r = cli("rename", str(db), "--run", GAMMA, "--to", "delta")
     assert r.exit_code == 0, r.stderr
     assert r.stderr == (
-        "note: media/toyproj/gamma/ is shared with another run named 'gamma':"
-        " only the files this run references were moved\n"
+        "note: media/toyproj/gamma/ also holds 1 file that is not this run's"
+        " (another run named 'gamma' shares the folder): it was kept\n"
     )
     assert [p.name for p in (d / "media" / "toyproj" / "gamma").rglob("*.png")] == ["other-run.png"]
     assert all((d / "media" / p).is_file() for p in _paths(db))
@@ -213,3 +213,21 @@ def test_a_referenced_path_with_dot_dot_is_not_moved(
     assert (d / "sentinel.txt").read_text() == "not a media file\n"
     assert (d / "media" / "toyproj" / "beta" / "0" / "img.png").is_file()
     assert not (d / "media" / "toyproj" / "zeta").exists()
+
+
+def test_rename_leaves_files_no_row_references(
+    cli: Callable[..., Any], fixture_copy: Callable[[str], Path]
+) -> None:
+    """Found by the live-writer stress test: rename moved the image files that a run Trackio
+    was logging under the same name had written before its rows; its rows then pointed at
+    missing files. Only the files this run's rows reference move."""
+    d = fixture_copy("trackio-0.43.0")
+    db = d / "toyproj.db"
+    live = d / "media" / "toyproj" / "gamma" / "0" / "0e6c1f0e-live.png"
+    live.write_bytes(b"live")
+    r = cli("rename", str(db), "--run", "gamma", "--to", "delta")
+    assert r.exit_code == 0, r.stderr
+    assert "also holds 1 file that is not this run's (no row references them" in r.stderr
+    assert live.read_bytes() == b"live"
+    assert len(list((d / "media" / "toyproj" / "delta").rglob("*.png"))) == 4
+    assert all((d / "media" / p).is_file() for p in _paths(db))

@@ -861,7 +861,8 @@ def drop(
         notes: list[str] = []
         root = _media_root(path)
         changes = []
-        counted: set[str] = set()  # same-named runs dropped together: one folder
+        doomed: list[list[Path]] = []  # per run, the files to delete after the commit
+        seen: set[Path] = set()
         for row in selected.iter_rows(named=True):
             key = str(row["run_key"])
             name = str(row["run_name"])
@@ -873,28 +874,21 @@ def drop(
                         f"SELECT COUNT(*) FROM {quote(t)} WHERE {k} = ?", (value,)
                     ).fetchone()[0]
                 )
-            n_media = 0
+            files: list[Path] = []
             if media:
-                if name == PROJECT_FILES and (root / name).is_dir():
-                    notes.append(
-                        f"media folder media/{path.stem}/{name}/ kept: it is also where"
-                        " Trackio keeps the project's files (trackio.save)"
-                    )
-                elif name in remaining:
-                    if (root / name).is_dir():
-                        notes.append(
-                            f"media folder media/{path.stem}/{name}/ kept: another run named"
-                            f" {name!r} still uses it"
-                        )
-                elif name not in counted:
-                    _check_names([name], "run name")
-                    n_media = len(_local_files(root / name))
-                    if n_media:
-                        _check_removable(root / name)
-                counted.add(name)
+                _check_names([name], "run name")
+                found = _run_files(reader.con, layout, tkeys, key, name, root)
+                files = [f for f in found if f not in seen]
+                seen.update(files)
+                if files:
+                    _check_removable(root / name, dirs=sorted({f.parent for f in files}))
+            doomed.append(files)
             changes.append(
-                RunChange(name=name, run_id=row["run_id"], rows=counts, media_files=n_media)
+                RunChange(name=name, run_id=row["run_id"], rows=counts, media_files=len(files))
             )
+        for name in dict.fromkeys(c.name for c in changes) if media else ():
+            if kept := len(set(_local_files(root / name)) - seen):
+                notes.append(_kept_note(path.stem, name, kept, remaining, "the dropped runs'"))
     result = WriteResult(
         action="drop",
         target=str(path),
@@ -909,12 +903,12 @@ def drop(
     if confirm is not None and not confirm(result):
         return replace(result, cancelled=True)
     deleted = _apply_drop(path, result, tkeys, lock_timeout=lock_timeout)
-    removed = []
-    for change in result.runs:
-        n = 0
-        if change.media_files and change.name not in remaining and change.name != PROJECT_FILES:
-            n = _remove_folder(root / change.name)
-        removed.append(replace(change, rows=deleted[change.run_id or change.name], media_files=n))
+    removed = [
+        replace(change, rows=deleted[change.run_id or change.name], media_files=_remove(files))
+        for change, files in zip(result.runs, doomed, strict=True)
+    ]
+    for name in dict.fromkeys(c.name for c in result.runs) if media else ():
+        _prune(root / name)
     return replace(result, runs=tuple(removed))
 
 
@@ -1015,18 +1009,59 @@ def _check_removable(folder: Path, *, dirs: Sequence[Path] | None = None) -> Non
             )
 
 
-def _remove_folder(folder: Path) -> int:
-    files = _local_files(folder)
-    try:
-        shutil.rmtree(folder)
-    except FileNotFoundError:
-        return 0
-    except OSError as exc:
-        raise WriteError(
-            f"the runs were dropped, but their media folder {folder} could not be removed ({exc});"
-            " delete it by hand"
-        ) from exc
-    return len(files)
+def _remove(files: Sequence[Path]) -> int:
+    """Delete a dropped run's media files (after the commit); how many went."""
+    n = 0
+    for f in files:
+        try:
+            f.unlink()
+        except FileNotFoundError:
+            continue
+        except OSError as exc:
+            raise WriteError(
+                f"the runs were dropped, but their media file {f} could not be removed ({exc});"
+                " delete it by hand"
+            ) from exc
+        n += 1
+    return n
+
+
+def _run_files(
+    con: sqlite3.Connection,
+    layout: dict[str, list[str]],
+    tkeys: dict[str, str],
+    run_key: Any,
+    name: str,
+    root: Path,
+) -> list[Path]:
+    """The files in ``media/<project>/<name>/`` that the run's rows reference.
+
+    Only these are the run's: Trackio names media files by uuid4, and a folder is
+    per run *name*, so it may also hold the files of a same-named run, or of one
+    that a live Trackio process is logging and whose rows are not written yet.
+    """
+    refs: set[str] = set()
+    for table, key in tkeys.items():
+        value = run_key if key == "run_id" else name
+        for col in JSON_COLUMNS[table]:
+            if col in layout[table]:
+                refs |= _referenced_files(con, table, col, key, value)
+    prefix = f"{root.name}/{name}/"
+    found = (root.parent / r for r in sorted(refs) if r.startswith(prefix))
+    return [f for f in found if f.is_file() or f.is_symlink()]
+
+
+def _kept_note(project: str, name: str, kept: int, others: set[str], runs: str) -> str:
+    """Why files in a run's media folder were left where they are."""
+    files = f"{kept} file{'s' if kept != 1 else ''} that {'is' if kept == 1 else 'are'} not"
+    if name == PROJECT_FILES:
+        why = "Trackio keeps the project's files there, trackio.save"
+    elif name in others:
+        why = f"another run named {name!r} shares the folder"
+    else:
+        why = "no row references them: maybe a run Trackio is still logging under that name"
+    it = "it was" if kept == 1 else "they were"
+    return f"media/{project}/{name}/ also holds {files} {runs} ({why}): {it} kept"
 
 
 # -- rename ---------------------------------------------------------------------------
@@ -1129,33 +1164,14 @@ def rename(
         _check_names([old], "run name", "its media folder cannot be moved safely")
         tkeys = _table_keys(layout)
         others = set(index.filter(pl.col("run_key") != key).get_column("run_name").to_list())
-        # media/<project>/files/ also holds the project's files (trackio.save): a run
-        # called "files" takes only what its rows reference, as from a shared folder.
-        shared = old in others or old == PROJECT_FILES
         root = _media_root(path)
         old_dir = root / old
-        if shared:
-            # The folder is also another run's: move only what this run's rows reference.
-            value = run_id if tkeys["metrics"] == "run_id" else old
-            refs = _referenced_files(reader.con, "metrics", "metrics", tkeys["metrics"], value)
-            prefix = f"{path.stem}/{old}/"
-            moving = [root.parent / r for r in sorted(refs) if r.startswith(prefix)]
-            moving = [p for p in moving if p.is_file()]
-        else:
-            moving = _local_files(old_dir)
+        moving = _run_files(reader.con, layout, tkeys, key, old, root)
         if moving:
             _check_removable(old_dir, dirs=sorted({p.parent for p in moving}))
     notes = []
-    if shared:
-        whose = (
-            "Trackio's project files (trackio.save)"
-            if old == PROJECT_FILES
-            else f"another run named {old!r}"
-        )
-        notes.append(
-            f"media/{path.stem}/{old}/ is shared with {whose}:"
-            " only the files this run references were moved"
-        )
+    if kept := len(set(_local_files(old_dir)) - set(moving)):
+        notes.append(_kept_note(path.stem, old, kept, others, "this run's"))
     rows = _apply_rename(
         path,
         tkeys,
@@ -1167,8 +1183,7 @@ def rename(
         new_dir=root / new,
         lock_timeout=lock_timeout,
     )
-    if not shared:
-        _prune(old_dir)
+    _prune(old_dir)
     return WriteResult(
         action="rename",
         target=str(path),
