@@ -7,6 +7,7 @@ inside its function body, so ``--help`` and shell completion stay fast.
 from __future__ import annotations
 
 import errno
+import logging
 import os
 import sys
 
@@ -67,7 +68,7 @@ _register_optional_commands()
 
 def main() -> None:
     """Console-script entry point: known errors -> one line on stderr, exit 1."""
-    from trackio_tool.errors import TrackioToolError
+    from trackio_tool.errors import StoreError, TrackioToolError
 
     debug = bool(os.environ.get(DEBUG_ENV))
     if sys.stdout is None:  # started with stdout closed: the output goes nowhere
@@ -75,12 +76,18 @@ def main() -> None:
     try:
         app(prog_name="trackio-tool")
     except TrackioToolError as exc:
+        cache = sys.modules.get("trackio_tool.sources.cache")
+        if cache is not None and isinstance(exc, StoreError):
+            cache.discard(str(exc))  # a damaged download is fetched again next time
         if debug:
             raise
         _fail(str(exc))
     except KeyboardInterrupt:
-        sys.stderr.write("interrupted\n")
-        sys.exit(130)
+        _interrupted()
+    except SystemExit as exc:
+        if exc.code == 130:  # typer turns Ctrl-C into a silent Exit(130)
+            _interrupted()
+        raise
     except BrokenPipeError:
         # `trackio-tool analyze --json | head`: not an error worth a line.
         sys.stderr.close()
@@ -100,7 +107,10 @@ def main() -> None:
     except Exception as exc:  # the boundary: never a traceback unless asked
         if debug:
             raise
-        _fail(f"unexpected {type(exc).__name__}: {exc} (set {DEBUG_ENV}=1 to see the traceback)")
+        _fail(
+            _network_failure(exc)
+            or f"unexpected {type(exc).__name__}: {exc} (set {DEBUG_ENV}=1 to see the traceback)"
+        )
     finally:
         # Close SSH connections (and finish removing remote snapshot temp files)
         # only if a remote source was used: importing sources would slow --help.
@@ -110,6 +120,28 @@ def main() -> None:
         early = sys.modules.get("trackio_tool.store._early")
         if early is not None:
             early.finish()  # no early query outlives its command
+
+
+# The network libraries under the remote sources (asyncssh for ssh://, aiohttp and
+# grpclib for modal://, httpx for hf://). What reaches the boundary from them is a
+# connection lost or refused mid-transfer, or a redirect loop: nothing was cached.
+_NETWORK_PACKAGES = frozenset({"asyncssh", "aiohttp", "grpclib", "httpx", "httpcore", "h2"})
+
+
+def _network_failure(exc: BaseException) -> str | None:
+    if type(exc).__module__.split(".", 1)[0] not in _NETWORK_PACKAGES:
+        return None
+    reason = getattr(exc, "reason", None) or str(exc) or "no reason given"
+    return f"the connection to the remote source failed ({type(exc).__name__}: {reason}); try again"
+
+
+def _interrupted() -> None:
+    # Transfers cancelled on the way out would each log "Task exception was never
+    # retrieved" with a traceback when garbage-collected.
+    logging.getLogger("asyncio").disabled = True
+    sys.stderr.write("interrupted\n")
+    sys.stderr.flush()
+    sys.exit(130)
 
 
 def _fail(message: str) -> None:

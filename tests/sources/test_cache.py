@@ -225,6 +225,49 @@ def test_memory_url_end_to_end(cli: Any, mem: tuple[MemoryFileSystem, str]) -> N
     assert '"total_rows": 300' in result.stdout
 
 
+def test_a_copy_found_damaged_is_fetched_again(cli: Any, mem: tuple[MemoryFileSystem, str]) -> None:
+    """Found by the remote fault test: a download damaged in transit (or a cache file
+    damaged on disk) kept its stamp and was served, damaged, to every later command."""
+    fs, root = mem
+    good = (FIXTURES / "trackio-0.43.0" / "toyproj.db").read_bytes()
+    _put(fs, f"{root}/toyproj.db", good)
+    url = f"memory://{root}/toyproj.db"
+    assert cli("analyze", url, "--json").exit_code == 0
+    copy = cache.entry_dir(url) / "toyproj.db"
+    data = bytearray(copy.read_bytes())
+    data[4096:8192] = b"\0" * 4096  # what a bad transfer or disk left behind
+    copy.write_bytes(bytes(data))
+    r = cli("analyze", url, "--json")
+    assert r.exit_code == 1
+    assert r.stderr == (
+        f"error: {url} is damaged and cannot be read (database disk image is malformed);"
+        " the next command downloads it again (the copy is discarded); if that fails too,"
+        " the file itself is damaged\n"
+    )
+    r = cli("analyze", url, "--json")
+    assert r.exit_code == 0, r.stderr
+    assert '"total_rows": 300' in r.stdout
+    assert _rows(copy) == 300
+
+
+@pytest.mark.parametrize(("age", "fetches"), [(0.5, 2), (30.0, 1)])
+def test_a_file_written_in_the_second_of_the_copy_is_not_trusted(
+    counting: tuple[_Counting, str], age: float, fetches: int
+) -> None:
+    """Found by the remote fault test: SFTP and Modal give whole-second mtimes, so a file
+    rewritten at the same size within the second of the copy looked unchanged and the
+    next command answered from the old copy. A stamp that recent vouches for nothing."""
+    import time
+
+    fs, root = counting
+    fs.mtimes = [float(int(time.time() - age))]
+    _put(fs, f"{root}/t.db", (FIXTURES / "trackio-0.20.2" / "toyproj.db").read_bytes())
+    url = f"memory://{root}/t.db"
+    for _ in range(2):
+        cache.fetch_db(fs, f"{root}/t.db", url=url)
+    assert len(fs.gets) == fetches
+
+
 def test_download_files(mem: tuple[MemoryFileSystem, str], tmp_path: Path) -> None:
     fs, root = mem
     pairs = []

@@ -8,15 +8,18 @@ import os
 import shutil
 import signal
 import sqlite3
+import subprocess
+import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import pytest
 
 from tests.conftest import FIXTURES, tree_digest
 from tests.servers.sshd import SshdInfo
+from tests.servers.tcpproxy import TcpProxy
 from tests.sources.conftest import (
     analyze_json,
     fixture_files,
@@ -251,11 +254,84 @@ def test_interrupted_snapshot_cleans_up(
     finally:
         writer.close()
     assert result.exit_code == 130
+    assert result.stderr == "interrupted\n"
     assert time.monotonic() - started < 10  # the 30 s sleep was cancelled
     assert _remote_tmp_leftovers() == []
     cache = Path(os.environ["TRACKIO_TOOL_CACHE"])
     assert not list(cache.rglob(".fetch-*"))
     assert not list(cache.rglob("*.db"))
+
+
+def _flaky_alias(sshd_server: SshdInfo, ssh_home: Path, proxy: TcpProxy) -> str:
+    """An ssh config alias "flaky" that reaches the test sshd through ``proxy``."""
+    ssh = ssh_home / ".ssh"
+    with (ssh / "config").open("a") as fh:
+        fh.write(
+            f"Host flaky\n    HostName 127.0.0.1\n    Port {proxy.port}\n"
+            f"    User {sshd_server.user}\n    IdentityFile {sshd_server.client_key}\n"
+            "    IdentitiesOnly yes\n"
+        )
+    with (ssh / "known_hosts").open("a") as fh:
+        fh.write(f"[127.0.0.1]:{proxy.port} {sshd_server.host_key_line}\n")
+    return "flaky"
+
+
+@pytest.mark.parametrize("mode", ["stall", "close"])
+def test_a_link_lost_mid_transfer_is_one_line_not_a_hang(
+    cli: Any,
+    sshd_server: SshdInfo,
+    ssh_home: Path,
+    ssh_dir: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    mode: Literal["stall", "close"],
+) -> None:
+    """Found by the remote fault test: a link that stopped forwarding (or was reset)
+    mid-transfer left the command waiting forever; a clean close gave "unexpected
+    SFTPConnectionLost". Keepalives now notice a dead link within the SSH timeout."""
+    write_tree(ssh_dir, fixture_files("trackio-0.43.0"))
+    proxy = TcpProxy(sshd_server.port, mode=mode, after=100_000)
+    try:
+        alias = _flaky_alias(sshd_server, ssh_home, proxy)
+        monkeypatch.setenv("TRACKIO_TOOL_SSH_TIMEOUT", "2")
+        started = time.monotonic()
+        result = cli("analyze", f"ssh://{alias}{ssh_dir}/toyproj.db", "--json")
+        assert time.monotonic() - started < 15
+        one_clean_line(
+            result, "the connection to the remote source failed (SFTPConnectionLost", "try again"
+        )
+        assert not list(Path(os.environ["TRACKIO_TOOL_CACHE"]).rglob("*.db"))
+        remote.close_all()
+        # The next command gets through (the proxy spoils only the first connection).
+        data = analyze_json(cli, f"ssh://{alias}{ssh_dir}/toyproj.db")
+        assert without_source(data) == _local(cli, FIXTURES / "trackio-0.43.0" / "toyproj.db")
+    finally:
+        proxy.close()
+
+
+def test_ctrl_c_mid_transfer_is_one_line(
+    sshd_server: SshdInfo, ssh_home: Path, ssh_dir: Path
+) -> None:
+    """Found by the remote fault test: Ctrl-C during a copy printed ~7 tracebacks ("Task
+    exception was never retrieved") from the cancelled SFTP reads, and exited without a
+    word elsewhere (typer turns the interrupt into a silent exit 130)."""
+    write_tree(ssh_dir, fixture_files("trackio-0.43.0"))
+    proxy = TcpProxy(sshd_server.port, mode="slow", rate=60_000)
+    try:
+        alias = _flaky_alias(sshd_server, ssh_home, proxy)
+        tool = subprocess.Popen(
+            [sys.executable, "-m", "trackio_tool", "analyze", f"ssh://{alias}{ssh_dir}/toyproj.db"],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env={**os.environ, "HOME": str(ssh_home)},
+        )
+        time.sleep(2.5)  # connected, and fetching 352 KB at 60 KB/s
+        tool.send_signal(signal.SIGINT)
+        _, err = tool.communicate(timeout=30)
+    finally:
+        proxy.close()
+    assert (tool.returncode, err) == (130, "interrupted\n")
+    assert not list(Path(os.environ["TRACKIO_TOOL_CACHE"]).rglob(".fetch-*"))
 
 
 # -- cache ---------------------------------------------------------------------------

@@ -21,8 +21,10 @@ import json
 import os
 import sqlite3
 import tempfile
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -32,7 +34,7 @@ from trackio_tool.errors import CorruptFileError
 from trackio_tool.sources._transfer import get_files
 
 CACHE_ENV = "TRACKIO_TOOL_CACHE"
-_STAMP_VERSION = 1
+_STAMP_VERSION = 2  # 2: mtimes as epoch seconds
 _SQLITE_MAGIC = b"SQLite format 3\x00"
 # Keys of fs.info() that change when a file's content does (per backend).
 _VALIDATORS = (
@@ -68,6 +70,12 @@ def entry_dir(url: str) -> Path:
     return cache_dir() / hashlib.sha256(url.encode()).hexdigest()[:24]
 
 
+# Validators that change with the content itself, not only with the time.
+_CONTENT_VALIDATORS = frozenset(_VALIDATORS) - {"mtime", "LastModified", "last_modified", "created"}
+# Entries read by this process: URL -> stamp file (see ``discard``).
+_USED: dict[str, Path] = {}
+
+
 def _stamp(info: dict[str, Any] | None) -> dict[str, Any] | None:
     if info is None:
         return None
@@ -75,8 +83,34 @@ def _stamp(info: dict[str, Any] | None) -> dict[str, Any] | None:
     for key in _VALIDATORS:
         if info.get(key) is not None:
             value = info[key]
+            if isinstance(value, datetime):
+                value = value.timestamp()
             out[key] = value if isinstance(value, (int, float, str)) else str(value)
     return out
+
+
+def _racy(stamp: dict[str, Any] | None, fetched_at: float) -> bool:
+    """Could the file change again without changing ``stamp``?
+
+    SFTP and Modal give mtimes in whole seconds: a file rewritten at the same
+    size within the second of our copy would look unchanged (git's "racy" entries).
+    Such a stamp is not trusted later; the next command fetches again.
+    """
+    if stamp is None or _CONTENT_VALIDATORS & stamp.keys():
+        return False
+    mtime = stamp.get("mtime")
+    return isinstance(mtime, (int, float)) and mtime >= fetched_at - 2
+
+
+def discard(message: str) -> None:
+    """Forget the cached copies this process used whose URL ``message`` names.
+
+    Called when a command found its copy damaged or not a Trackio file: a bad
+    download (or a cache file damaged on disk) must not be served again.
+    """
+    for url, stamp_file in _USED.items():
+        if url in message:
+            stamp_file.unlink(missing_ok=True)
 
 
 def _validated(stamp: dict[str, Any] | None) -> bool:
@@ -159,7 +193,9 @@ def fetch_db(
     folder = entry_dir(url)
     target = folder / name
     stamp_file = folder / "stamp.json"
+    started = time.time()
     state = remote_state(fs, path)
+    _USED[url] = stamp_file
     if not refresh and _cached(target, stamp_file, url, state):
         return target
     folder.mkdir(parents=True, exist_ok=True)
@@ -174,7 +210,8 @@ def fetch_db(
             state = _fetch_consistent(fs, path, tmp_db, state, url=url, snapshot=snapshot)
             stamp_file.unlink(missing_ok=True)
             os.replace(tmp_db, target)
-        _write_stamp(stamp_file, url, state)
+        if not (_racy(state.db, started) or _racy(state.wal, started)):
+            _write_stamp(stamp_file, url, state)
     return target
 
 

@@ -70,6 +70,11 @@ def _translated(exc: BaseException, path: str) -> BaseException | None:
     cause = exc.__cause__
     if isinstance(exc, FileNotFoundError):
         repo = _repo_of(path).split("@", 1)[0]
+        if isinstance(cause, errors.GatedRepoError):  # (a RepositoryNotFoundError too)
+            return SourcePermissionError(
+                f"hf: {repo} is gated: accept its conditions on its Hub page, then log in"
+                " with `hf auth login` or set HF_TOKEN"
+            )
         if isinstance(cause, errors.RepositoryNotFoundError):
             return SourceNotFoundError(f"hf: no such repository {repo} ({_LOGIN_HINT})")
         if isinstance(cause, errors.BucketNotFoundError):
@@ -125,4 +130,10 @@ class TrackioHfFileSystem(HfFileSystem):
 def open_hf() -> TrackioHfFileSystem:
     # Token and endpoint come from huggingface_hub's usual places (HF_TOKEN,
     # the stored login, HF_ENDPOINT); nothing secret passes through here.
+    # huggingface_hub retries a failing download 5 times and logs two warning lines
+    # per retry: the outcome is the command's one line (or its result), not those.
+    import logging
+
+    for name in ("huggingface_hub.utils._http", "huggingface_hub.hf_api"):
+        logging.getLogger(name).setLevel(logging.ERROR)
     return TrackioHfFileSystem(skip_instance_cache=True)

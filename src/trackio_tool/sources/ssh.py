@@ -438,6 +438,10 @@ def connect(url: SshURL, *, accept_new_host_key: bool) -> TrackioSSHFileSystem:
         "known_hosts": (),
         "client_factory": lambda: policy,
         "connect_timeout": _connect_timeout(),
+        # A link that stalls or is reset mid-transfer: without keepalives a read waits
+        # forever. Three unanswered probes a third of the timeout apart close it.
+        "keepalive_interval": _connect_timeout() / 3,
+        "keepalive_count_max": 3,
         # fsspec would hand back a cached instance and skip the host key check.
         "skip_instance_cache": True,
     }

@@ -201,9 +201,15 @@ class SqliteReader:
                 f"cannot open {self.label}: {msg}, and its disk is full; free some space"
             )
         if "malformed" in msg or "disk I/O" in msg or "corrupt" in msg:
-            return CorruptFileError(
-                f"{self.label} is damaged and cannot be read ({msg}); try `sqlite3 {self.label} .recover`"
+            from trackio_tool.sources.remote import is_url
+
+            hint = (
+                "the next command downloads it again (the copy is discarded); if that fails"
+                " too, the file itself is damaged"
+                if is_url(self.label)
+                else f"try `sqlite3 {self.label} .recover`"
             )
+            return CorruptFileError(f"{self.label} is damaged and cannot be read ({msg}); {hint}")
         if "locked" in msg or "busy" in msg:
             return CorruptFileError(
                 f"{self.label} is locked by another process for more than 30 s ({msg})"
