@@ -73,6 +73,9 @@ def main() -> None:
     debug = bool(os.environ.get(DEBUG_ENV))
     if sys.stdout is None:  # started with stdout closed: the output goes nowhere
         sys.stdout = open(os.devnull, "w")  # noqa: SIM115 - lives as long as the process
+    write = sys.modules.get("trackio_tool.store.write")
+    if write is not None:
+        write.committed.clear()  # (tests run several commands in one process)
     try:
         app(prog_name="trackio-tool")
     except TrackioToolError as exc:
@@ -139,7 +142,14 @@ def _interrupted() -> None:
     # Transfers cancelled on the way out would each log "Task exception was never
     # retrieved" with a traceback when garbage-collected.
     logging.getLogger("asyncio").disabled = True
-    sys.stderr.write("interrupted\n")
+    write = sys.modules.get("trackio_tool.store.write")
+    done = write.committed if write is not None else []
+    sys.stderr.write(
+        f"interrupted after the change to {done[-1]} was committed: it is complete (media"
+        " files it had yet to tidy up may be left behind)\n"
+        if done
+        else "interrupted\n"
+    )
     sys.stderr.flush()
     sys.exit(130)
 

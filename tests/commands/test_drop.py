@@ -12,6 +12,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from tests.commands.test_merge import _one_clean_line, immutable
 from tests.conftest import tree_digest
 from trackio_tool.store.write import drop
@@ -233,3 +235,24 @@ def test_a_run_called_files_keeps_the_project_files(
     assert r.exit_code == 0, r.stderr
     assert "project's files" in r.stderr
     assert saved.read_text() == "lr: 1"
+
+
+def test_a_run_renamed_while_drop_waits_is_not_dropped(fixture_copy: Callable[[str], Path]) -> None:
+    """Found by the live-writer stress test: drop planned, another process renamed the run,
+    then drop deleted it by id and left its media orphaned under the new name, both
+    commands saying they succeeded. The plan is checked again under the lock."""
+    from trackio_tool.errors import ConflictError
+    from trackio_tool.store.write import rename
+
+    d = fixture_copy("trackio-0.43.0")
+    db = d / "toyproj.db"
+
+    def meanwhile(_plan: Any) -> bool:  # drop's plan is made: another process renames
+        rename(db, run="gamma", to="delta")
+        return True
+
+    before = _counts(db, "run_id", GAMMA)
+    with pytest.raises(ConflictError, match="run 'gamma' changed while this command waited"):
+        drop(db, runs=["gamma"], confirm=meanwhile)
+    assert _counts(db, "run_id", GAMMA) == before
+    assert len(list((d / "media" / "toyproj" / "delta").rglob("*.png"))) == 4

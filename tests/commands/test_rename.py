@@ -8,6 +8,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from tests.commands.test_merge import _one_clean_line
 from tests.conftest import tree_digest
 
@@ -231,3 +233,92 @@ def test_rename_leaves_files_no_row_references(
     assert live.read_bytes() == b"live"
     assert len(list((d / "media" / "toyproj" / "delta").rglob("*.png"))) == 4
     assert all((d / "media" / p).is_file() for p in _paths(db))
+
+
+class _CtrlCAfterCommit(sqlite3.Connection):
+    """SQLite's connection, with the Ctrl-C that Python raises as a long COMMIT returns."""
+
+    locked = False
+
+    def execute(self, sql: str, *args: Any) -> sqlite3.Cursor:  # type: ignore[override]
+        cursor = super().execute(sql, *args)
+        self.locked = self.locked or sql == "BEGIN IMMEDIATE"  # the locked write
+        if sql == "COMMIT" and self.locked:
+            raise KeyboardInterrupt
+        return cursor
+
+
+@pytest.mark.parametrize("command", ["rename", "merge"])
+def test_ctrl_c_right_after_the_commit_keeps_the_media(
+    cli: Callable[..., Any],
+    fixture_copy: Callable[[str], Path],
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+    command: str,
+) -> None:
+    """Found by the live-writer stress test: a Ctrl-C during COMMIT (raised as it returns)
+    took back the media the command had put in place, though the rows were committed:
+    the renamed or merged run's images were gone."""
+    d = fixture_copy("trackio-0.43.0")
+    if command == "rename":
+        db, args = (
+            d / "toyproj.db",
+            ["rename", str(d / "toyproj.db"), "--run", "gamma", "--to", "delta"],
+        )
+    else:
+        db = tmp_path / "t" / "target.db"  # an existing target (a new one is linked last)
+        assert (
+            cli(
+                "merge", "--from", str(d / "toyproj.db"), "--into", str(db), "-r", "alpha"
+            ).exit_code
+            == 0
+        )
+        args = ["merge", "--from", str(d / "toyproj.db"), "--into", str(db), "--run", "gamma"]
+    connect = sqlite3.connect
+
+    def write_connections_interrupted(*a: Any, **kw: Any) -> sqlite3.Connection:
+        if a and a[0] == str(db) and kw.get("isolation_level", "") is None:  # _lock.connect_rw
+            kw["factory"] = _CtrlCAfterCommit
+        return connect(*a, **kw)
+
+    monkeypatch.setattr(sqlite3, "connect", write_connections_interrupted)
+    r = cli(*args)
+    monkeypatch.setattr(sqlite3, "connect", connect)
+    assert r.exit_code == 130
+    assert r.stderr.startswith(f"interrupted after the change to {db} was committed")
+    paths = _paths(db)
+    assert len(paths) == 4
+    assert all((db.parent / "media" / p).is_file() for p in paths)
+
+
+def test_a_run_dropped_while_rename_waits_is_an_error(
+    cli: Callable[..., Any], fixture_copy: Callable[[str], Path]
+) -> None:
+    """Found by the live-writer stress test: rename planned, another process dropped the
+    run, and rename still said it had renamed it. The plan is checked again under the lock."""
+    import fcntl
+    import threading
+    import time
+
+    d = fixture_copy("trackio-0.43.0")
+    db = d / "toyproj.db"
+    results: list[Any] = []
+    with (d / "toyproj.lock").open("a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # a Trackio write in progress
+        worker = threading.Thread(
+            target=lambda: results.append(cli("rename", str(db), "--run", "gamma", "--to", "delta"))
+        )
+        worker.start()
+        time.sleep(1.5)  # rename has planned and waits for the lock
+        con = sqlite3.connect(db)
+        with con:  # another process drops the run (SQLite's own locking suffices here)
+            for table in ("metrics", "configs", "system_metrics", "alerts", "traces"):
+                con.execute(f"DELETE FROM {table} WHERE run_id = ?", (GAMMA,))
+        con.close()
+        fcntl.flock(lock, fcntl.LOCK_UN)
+    worker.join(30)
+    _one_clean_line(
+        results[0], "run 'gamma' changed while this command waited", "nothing was changed"
+    )
+    assert len(list((d / "media" / "toyproj" / "gamma").rglob("*.png"))) == 4
+    assert not (d / "media" / "toyproj" / "delta").exists()

@@ -341,6 +341,17 @@ class _Placed:
                 d.rmdir()
 
 
+# Targets whose change this process has committed: a Ctrl-C after that says so (cli).
+committed: list[str] = []
+
+
+def _changed_meanwhile(what: str) -> ConflictError:
+    return ConflictError(
+        f"{what} changed while this command waited for the project lock (another process"
+        " renamed or dropped it); nothing was changed: run the command again"
+    )
+
+
 @contextlib.contextmanager
 def _write_transaction(
     con: sqlite3.Connection, path: Path, lock_timeout: float, placed: _Placed | None
@@ -351,11 +362,19 @@ def _write_transaction(
     back the media files already placed, so the target is left as it was.
     """
     with _lock.project_lock(path, timeout=lock_timeout):
+        committing = False
         try:
             con.execute("BEGIN IMMEDIATE")
             yield
+            committing = True
             con.execute("COMMIT")
+            committed.append(str(path))
         except BaseException as exc:
+            # A Ctrl-C is raised as soon as a long COMMIT returns: the change is in,
+            # and the media placed for it must stay.
+            if committing and not con.in_transaction and not isinstance(exc, sqlite3.Error):
+                committed.append(str(path))
+                raise
             if con.in_transaction:
                 con.execute("ROLLBACK")
             if placed is not None:
@@ -920,6 +939,8 @@ def _apply_drop(
     try:
         with _write_transaction(con, path, lock_timeout, placed=None):
             for run in plan.runs:
+                if not _still_named(con, tkeys, run.run_id, run.name):
+                    raise _changed_meanwhile(f"run {run.name!r}")
                 counts = {}
                 for t, k in tkeys.items():
                     value = run.run_id if k == "run_id" else run.name
@@ -935,6 +956,17 @@ def _apply_drop(
         _lock.checkpoint(con)
         con.close()
     return out
+
+
+def _still_named(con: sqlite3.Connection, tkeys: dict[str, str], run_id: Any, name: str) -> bool:
+    """Under the lock: is the run planned on still there, under that name?"""
+    key = tkeys["metrics"]
+    value = run_id if key == "run_id" else name
+    return bool(
+        con.execute(
+            f"SELECT 1 FROM metrics WHERE {key} = ? AND run_name = ? LIMIT 1", (value, name)
+        ).fetchone()
+    )
 
 
 def _has(con: sqlite3.Connection, table: str) -> bool:
@@ -1212,6 +1244,8 @@ def _apply_rename(
     counts: dict[str, int] = {}
     try:
         with _write_transaction(con, path, lock_timeout, placed):
+            if not _still_named(con, tkeys, run_id, old):
+                raise _changed_meanwhile(f"run {old!r}")
             names, _ = _existing_runs(con, _layout(con))
             if new in names:
                 raise ConflictError(f"a run named {new!r} already exists in {path.name}")
