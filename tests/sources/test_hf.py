@@ -182,3 +182,22 @@ def test_forbidden_is_permission_denied() -> None:
     better = _translated(err, "datasets/org/ds/x.db")
     assert isinstance(better, SourcePermissionError)
     assert "access to datasets/org/ds denied (HTTP 403" in str(better)
+
+
+def test_gated_repo_says_so() -> None:
+    """Found by the remote fault test: a gated dataset (HTTP 403, X-Error-Code GatedRepo,
+    which huggingface_hub raises as a RepositoryNotFoundError subclass) read "no such
+    repository"."""
+    import httpx2
+    from huggingface_hub.errors import GatedRepoError
+
+    from trackio_tool.errors import SourcePermissionError
+    from trackio_tool.sources.hf import _translated
+
+    request = httpx2.Request("GET", "https://hub.example/api/datasets/org/ds")
+    gated = GatedRepoError("403 gated", response=httpx2.Response(403, request=request))
+    err = FileNotFoundError("datasets/org/ds/x.db")  # as HfFileSystem re-raises it
+    err.__cause__ = gated
+    better = _translated(err, "datasets/org/ds/x.db")
+    assert isinstance(better, SourcePermissionError)
+    assert str(better).startswith("hf: datasets/org/ds is gated: accept its conditions")
