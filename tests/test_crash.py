@@ -154,3 +154,48 @@ def test_sigkill_while_creating_a_new_target(big_source: Path, tmp_path: Path) -
             }
         else:
             assert not list(target.parent.glob("fresh.db*"))
+
+
+def test_the_next_merge_removes_what_a_killed_one_left(big_source: Path, tmp_path: Path) -> None:
+    """Found by the live-writer stress test: a killed merge leaves its half-built database
+    (as big as the source) or its staged media hidden beside the target, for good. The
+    next merge there removes those of dead processes of this host, and only those."""
+    from trackio_tool.store.write import _host
+
+    target = tmp_path / "n" / "fresh.db"
+    proc = _start(big_source, target)
+    deadline = time.monotonic() + 60
+    while not list(target.parent.glob(".trackio-tool-*")) and time.monotonic() < deadline:
+        time.sleep(0.01)
+    time.sleep(0.2)
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    left = list(target.parent.glob(".trackio-tool-*"))
+    assert any(p.name.endswith(".db-building") for p in left), left
+    assert not target.exists()
+    # What the next merge must not touch: another host's (a shared disk), a live process's.
+    others = [
+        target.parent / f".trackio-tool-media-otherhost-{proc.pid}-{'a' * 12}",
+        target.parent / f".trackio-tool-media-{_host()}-{os.getpid()}-{'b' * 12}",
+    ]
+    for folder in others:
+        folder.mkdir()
+    small = tmp_path / "src"
+    shutil.copytree(FIXTURES / "trackio-0.43.0", small)
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "trackio_tool",
+            "merge",
+            "--from",
+            str(small / "toyproj.db"),
+            "--into",
+            str(target),
+            "-q",
+        ],
+        capture_output=True,
+        text=True,
+    )
+    assert done.returncode == 0, done.stderr
+    assert sorted(target.parent.glob(".trackio-tool-*")) == sorted(others)

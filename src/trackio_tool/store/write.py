@@ -22,6 +22,7 @@ import json
 import os
 import re
 import shutil
+import socket
 import sqlite3
 import uuid
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -668,6 +669,53 @@ def _translate(exc: sqlite3.Error, path: Path, *, changed: bool = False) -> Writ
     return WriteError(f"could not write {path}: {msg}; {state}")
 
 
+def _host() -> str:
+    return re.sub(r"[^A-Za-z0-9.]", "_", socket.gethostname())[:64] or "host"
+
+
+def _stage_token() -> str:
+    """Names this process's staging files: host, pid (see ``_sweep_leftovers``), random."""
+    return f"{_host()}-{os.getpid()}-{uuid.uuid4().hex[:12]}"
+
+
+_LEFTOVER = re.compile(
+    rf"^{re.escape(_STAGE_PREFIX)}.*-(?P<host>[A-Za-z0-9._]+)-(?P<pid>\d+)-[0-9a-f]{{12}}"
+    r"(?:\.db-building(?:-wal|-shm|-journal)?)?$"
+)
+
+
+def _sweep_leftovers(folder: Path) -> None:
+    """Remove what a killed merge left beside its target: a half-built database or
+    staged media of a process of this host that no longer runs. (Another host's
+    files, on a shared disk, are left alone: its processes cannot be seen from here.)"""
+    if os.name != "posix":  # os.kill(pid, 0) would end the process on Windows
+        return
+    host = _host()
+    try:
+        entries = list(folder.iterdir())
+    except OSError:
+        return
+    for entry in entries:
+        m = _LEFTOVER.match(entry.name)
+        if m is None or m["host"] != host or _alive(int(m["pid"])):
+            continue
+        with contextlib.suppress(OSError):
+            if entry.is_dir() and not entry.is_symlink():
+                shutil.rmtree(entry)
+            else:
+                entry.unlink()
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:  # EPERM: someone else's process
+        return True
+    return True
+
+
 def _merge_into_new(
     path: Path,
     plan: _TablePlan,
@@ -679,11 +727,12 @@ def _merge_into_new(
     folders = _Placed()  # the target's folders this merge creates, gone if it fails
     folders.mkdir(path.parent)
     done = False
-    token = uuid.uuid4().hex[:12]
+    token = _stage_token()
     # Not "*.db": Trackio lists every *.db of its directory as a project (dot files
     # too), so a build left by a killed merge would show up as one.
     tmp = path.with_name(f"{_STAGE_PREFIX}{path.stem}-{token}.db-building")
     staging = path.parent / f"{_STAGE_PREFIX}media-{token}"
+    _sweep_leftovers(path.parent)
     placed = _Placed()
     try:
         con = sqlite3.connect(str(tmp), isolation_level=None)
@@ -743,8 +792,9 @@ def _merge_into_existing(
     *,
     lock_timeout: float,
 ) -> None:
-    token = uuid.uuid4().hex[:12]
+    token = _stage_token()
     staging = path.parent / f"{_STAGE_PREFIX}media-{token}"
+    _sweep_leftovers(path.parent)
     placed = _Placed()
     con = _lock.connect_rw(path)
     try:
