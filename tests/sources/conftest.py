@@ -8,7 +8,9 @@ and reads them through the CLI, exactly as a user would.
 from __future__ import annotations
 
 import json
+import os
 import shutil
+import time
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -53,11 +55,19 @@ def fixture_files(name: str, *, only: Callable[[Path], bool] | None = None) -> d
 
 
 def write_tree(root: Path, files: dict[str, bytes]) -> Path:
+    """Write ``files`` under ``root``, dated an hour ago like a finished project (a file
+    modified within a second or two of its download is fetched again next time)."""
     for rel, data in files.items():
         p = root / rel
         p.parent.mkdir(parents=True, exist_ok=True)
         p.write_bytes(data)
+        backdate(p)
     return root
+
+
+def backdate(path: Path, seconds: float = 3600) -> None:
+    when = time.time() - seconds
+    os.utime(path, (when, when))
 
 
 def analyze_json(cli: Any, *args: str) -> dict[str, Any]:

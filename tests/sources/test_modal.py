@@ -11,12 +11,18 @@ import pytest
 
 from tests.conftest import FIXTURES
 from tests.servers.fake_modal import FakeModal, reset_modal_env_client
-from tests.sources.conftest import analyze_json, fixture_files, one_clean_line, without_source
+from tests.sources.conftest import (
+    analyze_json,
+    backdate,
+    fixture_files,
+    one_clean_line,
+    without_source,
+)
 
 
 def _upload(server: FakeModal, prefix: str, files: dict[str, bytes], env: str = "main") -> None:
     for rel, data in files.items():
-        server.add_file(f"{prefix}/{rel}", data, env=env)
+        backdate(server.add_file(f"{prefix}/{rel}", data, env=env))
 
 
 def _local(cli: Any, path: Path, *args: str) -> list[dict[str, Any]]:
