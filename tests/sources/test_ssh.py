@@ -334,6 +334,36 @@ def test_ctrl_c_mid_transfer_is_one_line(
     assert not list(Path(os.environ["TRACKIO_TOOL_CACHE"]).rglob(".fetch-*"))
 
 
+def test_a_link_lost_while_reading_a_parquet_is_one_line(
+    sshd_server: SshdInfo, ssh_home: Path, ssh_dir: Path
+) -> None:
+    """Found by the remote fault test: polars read the remote parquet through a Python
+    file object and panicked when a read failed, printing ~300 lines of Rust and Python
+    tracebacks. A remote parquet is now read whole first."""
+    write_tree(ssh_dir, fixture_files("trackio-0.43.0", only=lambda p: p.suffix != ".db"))
+    proxy = TcpProxy(sshd_server.port, mode="close", after=20_000)
+    try:
+        alias = _flaky_alias(sshd_server, ssh_home, proxy)
+        tool = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "trackio_tool",
+                "analyze",
+                f"ssh://{alias}{ssh_dir}/toyproj.parquet",
+            ],
+            capture_output=True,
+            text=True,
+            env={**os.environ, "HOME": str(ssh_home)},
+            timeout=60,
+        )
+    finally:
+        proxy.close()
+    assert tool.returncode == 1
+    assert len(tool.stderr.splitlines()) == 1, tool.stderr[:2000]
+    assert tool.stderr.startswith("error: the connection to the remote source failed"), tool.stderr
+
+
 # -- cache ---------------------------------------------------------------------------
 def test_second_command_downloads_nothing(
     cli: Any, sshd_server: SshdInfo, ssh_home: Path, ssh_dir: Path, monkeypatch: pytest.MonkeyPatch

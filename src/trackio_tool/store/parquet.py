@@ -7,13 +7,19 @@ null and ints with gaps into doubles; 0.2.2-0.2.3 kept the raw JSON column.
 
 from __future__ import annotations
 
+import io
 import json
 from collections.abc import Sequence
 from typing import IO, Any, cast
 
 import polars as pl
 
-from trackio_tool.errors import CorruptFileError, NotATrackioFileError, SourcePermissionError
+from trackio_tool.errors import (
+    CorruptFileError,
+    NotATrackioFileError,
+    SourceError,
+    SourcePermissionError,
+)
 from trackio_tool.sources import ProjectFiles
 from trackio_tool.store import _decode
 from trackio_tool.store.sqlite import STRUCTURAL
@@ -23,7 +29,17 @@ def read_parquet_file(pf: ProjectFiles, path: str, *, what: str) -> pl.DataFrame
     """A parquet file on any filesystem, with errors in one line."""
     try:
         with pf.fs.open(path, "rb") as fh:
-            return pl.read_parquet(cast("IO[bytes]", fh))
+            if pf.is_local:
+                return pl.read_parquet(cast("IO[bytes]", fh))
+            # A remote file is read whole first: polars panics (300 lines on stderr)
+            # when a read on a Python file object fails, as a lost connection does.
+            try:
+                data = fh.read()
+            except (FileNotFoundError, PermissionError):
+                raise
+            except OSError as exc:
+                raise SourceError(f"could not read {pf.url_prefix}{path}: {exc}") from exc
+        return pl.read_parquet(io.BytesIO(cast(bytes, data)))
     except FileNotFoundError as exc:
         raise NotATrackioFileError(f"{what} not found: {pf.url_prefix}{path}") from exc
     except PermissionError as exc:
