@@ -146,3 +146,18 @@ def test_output_that_cannot_be_written(stdout: str) -> None:
         assert (
             proc.stderr.decode() == "error: could not write the output: No space left on device\n"
         )
+
+
+def test_network_library_errors_are_one_line() -> None:
+    """Found by the remote fault runs: errors of the network libraries under the remote
+    sources (here huggingface_hub's httpx2, a body cut mid-file) were "unexpected"."""
+    import httpx2
+
+    from trackio_tool.cli import _network_failure
+
+    exc = httpx2.RemoteProtocolError("peer closed connection without sending complete message body")
+    assert _network_failure(exc) == (
+        "the connection to the remote source failed (RemoteProtocolError: peer closed"
+        " connection without sending complete message body); try again"
+    )
+    assert _network_failure(ValueError("x")) is None

@@ -126,9 +126,11 @@ def main() -> None:
 
 
 # The network libraries under the remote sources (asyncssh for ssh://, aiohttp and
-# grpclib for modal://, httpx for hf://). What reaches the boundary from them is a
-# connection lost or refused mid-transfer, or a redirect loop: nothing was cached.
-_NETWORK_PACKAGES = frozenset({"asyncssh", "aiohttp", "grpclib", "httpx", "httpcore", "h2"})
+# grpclib for modal://, httpx or httpx2 for hf://). What reaches the boundary from them
+# is a connection lost or refused mid-transfer, or a redirect loop: nothing was cached.
+_NETWORK_PACKAGES = frozenset(
+    {"asyncssh", "aiohttp", "grpclib", "httpx", "httpx2", "httpcore", "httpcore2", "h2"}
+)
 
 
 def _network_failure(exc: BaseException) -> str | None:

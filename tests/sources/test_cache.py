@@ -268,6 +268,19 @@ def test_a_file_written_in_the_second_of_the_copy_is_not_trusted(
     assert len(fs.gets) == fetches
 
 
+def test_a_directory_in_place_of_a_cached_copy_is_replaced(
+    counting: tuple[_Counting, str],
+) -> None:
+    """Found by the second remote fault run: every command failed with "Is a directory"."""
+    fs, root = counting
+    _put(fs, f"{root}/t.db", (FIXTURES / "trackio-0.20.2" / "toyproj.db").read_bytes())
+    url = f"memory://{root}/t.db"
+    got = cache.fetch_db(fs, f"{root}/t.db", url=url)
+    got.unlink()
+    (got / "junk").mkdir(parents=True)
+    assert _rows(cache.fetch_db(fs, f"{root}/t.db", url=url)) == 300
+
+
 def test_download_files(mem: tuple[MemoryFileSystem, str], tmp_path: Path) -> None:
     fs, root = mem
     pairs = []

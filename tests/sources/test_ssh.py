@@ -364,6 +364,34 @@ def test_a_link_lost_while_reading_a_parquet_is_one_line(
     assert tool.stderr.startswith("error: the connection to the remote source failed"), tool.stderr
 
 
+def test_a_slow_link_that_pauses_between_bursts_is_not_cut(
+    cli: Any, sshd_server: SshdInfo, ssh_home: Path, ssh_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Found by the second remote fault run: keepalive probes a third of the timeout apart
+    cut a slow link whose bursts came ~1 s apart (the probes' answers queue behind the
+    data). Probes now go after half the timeout of silence."""
+    write_tree(ssh_dir, fixture_files("trackio-0.43.0"))
+    proxy = TcpProxy(sshd_server.port, mode="slow", rate=48_000)  # 64 KiB, then ~1.4 s idle
+    try:
+        alias = _flaky_alias(sshd_server, ssh_home, proxy)
+        monkeypatch.setenv("TRACKIO_TOOL_SSH_TIMEOUT", "3")
+        data = analyze_json(cli, f"ssh://{alias}{ssh_dir}/toyproj.db")
+    finally:
+        proxy.close()
+    assert without_source(data) == _local(cli, FIXTURES / "trackio-0.43.0" / "toyproj.db")
+
+
+@pytest.mark.parametrize("value", ["abc", "nan", "-5", "0", "inf"])
+def test_a_bad_timeout_is_named(cli: Any, monkeypatch: pytest.MonkeyPatch, value: str) -> None:
+    """Found by the second remote fault run: "abc" was ignored, "nan" read "no answer
+    within nan s" about a healthy host, "0" waited forever."""
+    monkeypatch.setenv("TRACKIO_TOOL_SSH_TIMEOUT", value)
+    one_clean_line(
+        cli("analyze", "ssh://127.0.0.1/x.db"),
+        f"TRACKIO_TOOL_SSH_TIMEOUT must be a positive number of seconds, not {value!r}",
+    )
+
+
 # -- cache ---------------------------------------------------------------------------
 def test_second_command_downloads_nothing(
     cli: Any, sshd_server: SshdInfo, ssh_home: Path, ssh_dir: Path, monkeypatch: pytest.MonkeyPatch

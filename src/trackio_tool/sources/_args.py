@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+import os
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -18,3 +20,19 @@ def split_source_args(values: Iterable[str]) -> list[str]:
         elif value.strip():
             out.append(value.strip())
     return out
+
+
+def seconds_from_env(name: str, default: float) -> float:
+    """A positive number of seconds from ``$name`` (unset or empty: ``default``)."""
+    from trackio_tool.errors import SourceError
+
+    raw = os.environ.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        value = math.nan
+    if not (0 < value < math.inf):
+        raise SourceError(f"{name} must be a positive number of seconds, not {raw!r}")
+    return value

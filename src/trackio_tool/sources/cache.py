@@ -19,6 +19,7 @@ import contextlib
 import hashlib
 import json
 import os
+import shutil
 import sqlite3
 import tempfile
 import time
@@ -209,6 +210,8 @@ def fetch_db(
             tmp_db = Path(tmp) / name
             state = _fetch_consistent(fs, path, tmp_db, state, url=url, snapshot=snapshot)
             stamp_file.unlink(missing_ok=True)
+            if target.is_dir() and not target.is_symlink():  # (put there by hand)
+                shutil.rmtree(target)
             os.replace(tmp_db, target)
         if not (_racy(state.db, started) or _racy(state.wal, started)):
             _write_stamp(stamp_file, url, state)

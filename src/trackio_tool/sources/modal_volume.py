@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import asyncio
 import io
-import os
 import threading
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -33,6 +32,7 @@ from trackio_tool.errors import (
     SourceNotFoundError,
     SourcePermissionError,
 )
+from trackio_tool.sources._args import seconds_from_env
 
 T = TypeVar("T")
 
@@ -41,10 +41,7 @@ DEFAULT_TIMEOUT_S = 20.0
 
 
 def _default_timeout() -> float:
-    try:
-        return float(os.environ.get(TIMEOUT_ENV, "") or DEFAULT_TIMEOUT_S)
-    except ValueError:
-        return DEFAULT_TIMEOUT_S
+    return seconds_from_env(TIMEOUT_ENV, DEFAULT_TIMEOUT_S)
 
 
 def split_modal_url(spec: str) -> tuple[str, str | None, str]:

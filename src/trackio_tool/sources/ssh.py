@@ -26,6 +26,7 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import contextlib
+import logging
 import os
 import re
 import secrets
@@ -46,6 +47,7 @@ from sshfs import SSHFileSystem
 from sshfs.utils import as_progress_handler, wrap_exceptions
 
 from trackio_tool.errors import BadURLError, HostKeyError, RemoteError, SourcePermissionError
+from trackio_tool.sources._args import seconds_from_env
 from trackio_tool.sources.remote import ACCEPT_NEW_ENV
 
 T = TypeVar("T")
@@ -150,10 +152,7 @@ def _cipher_preference() -> list[str] | None:
 
 
 def _connect_timeout() -> float:
-    try:
-        return float(os.environ.get(TIMEOUT_ENV, "") or DEFAULT_CONNECT_TIMEOUT_S)
-    except ValueError:
-        return DEFAULT_CONNECT_TIMEOUT_S
+    return seconds_from_env(TIMEOUT_ENV, DEFAULT_CONNECT_TIMEOUT_S)
 
 
 # -- host keys ---------------------------------------------------------------------
@@ -431,6 +430,10 @@ class TrackioSSHFileSystem(SSHFileSystem):
 # -- connecting ----------------------------------------------------------------------
 def connect(url: SshURL, *, accept_new_host_key: bool) -> TrackioSSHFileSystem:
     """Open one connection to ``url``'s host, translating every failure to one line."""
+    if not os.environ.get("TRACKIO_TOOL_DEBUG"):
+        # A link lost mid-copy makes asyncio log "socket.send() raised exception." for
+        # each pending write; the command's own error line says what happened.
+        logging.getLogger("asyncio").setLevel(logging.ERROR)
     policy = _HostKeyPolicy(accept_new_host_key)
     kwargs: dict[str, Any] = {
         # () = asyncssh's default: ~/.ssh/known_hosts or UserKnownHostsFile. sshfs
@@ -439,9 +442,12 @@ def connect(url: SshURL, *, accept_new_host_key: bool) -> TrackioSSHFileSystem:
         "client_factory": lambda: policy,
         "connect_timeout": _connect_timeout(),
         # A link that stalls or is reset mid-transfer: without keepalives a read waits
-        # forever. Three unanswered probes a third of the timeout apart close it.
-        "keepalive_interval": _connect_timeout() / 3,
-        "keepalive_count_max": 3,
+        # forever. A probe goes after half the timeout without any data; a link still
+        # silent after three such probes is closed (~1.5x the timeout). A probe's answer
+        # queues behind the data in flight, so a slow link that pauses for less than
+        # half the timeout between bursts never gets one.
+        "keepalive_interval": _connect_timeout() / 2,
+        "keepalive_count_max": 2,
         # fsspec would hand back a cached instance and skip the host key check.
         "skip_instance_cache": True,
     }
