@@ -256,3 +256,47 @@ def test_a_run_renamed_while_drop_waits_is_not_dropped(fixture_copy: Callable[[s
         drop(db, runs=["gamma"], confirm=meanwhile)
     assert _counts(db, "run_id", GAMMA) == before
     assert len(list((d / "media" / "toyproj" / "delta").rglob("*.png"))) == 4
+
+
+def test_drop_a_run_logged_under_two_names(
+    cli: Callable[..., Any], fixture_copy: Callable[[str], Path]
+) -> None:
+    """Found by the second live-writer run: a run id under two names (left by renaming a
+    run Trackio was still logging) could not be dropped by either name ("changed while
+    this command waited", every time) nor by id."""
+    from tests.commands.test_rename import split_gamma
+
+    d = fixture_copy("trackio-0.43.0")
+    db = split_gamma(d)
+    r = cli("drop", str(db), "--run", GAMMA, "--yes", "--json")
+    assert r.exit_code == 0, r.stderr
+    (run,) = json.loads(r.stdout)["runs"]
+    assert (run["rows"]["metrics"], run["media_files"]) == (120, 4)
+    assert _counts(db, "run_id", GAMMA) == dict.fromkeys(TABLES, 0)
+    assert not (d / "media" / "toyproj" / "gamma").exists()
+    assert not (d / "media" / "toyproj" / "gamma-old").exists()
+
+
+def test_a_file_upgraded_by_trackio_while_drop_waits_is_left_alone(
+    fixture_copy: Callable[[str], Path],
+) -> None:
+    """Found by the second live-writer run: Trackio 0.41+ rebuilds a legacy (name-keyed)
+    file on its next write. A drop planned on the old layout then deleted by name, taking
+    a new run of the same name with it. The layout is checked again under the lock."""
+    from trackio_tool.errors import ConflictError
+
+    d = fixture_copy("trackio-0.20.2")
+    db = d / "toyproj.db"
+
+    def meanwhile(_plan: Any) -> bool:  # Trackio rebuilds the tables with run_id columns
+        con = sqlite3.connect(db)
+        with con:
+            con.execute("ALTER TABLE metrics ADD COLUMN run_id TEXT")
+        con.close()
+        return True
+
+    with pytest.raises(ConflictError, match="Trackio upgraded its tables"):
+        drop(db, runs=["gamma"], confirm=meanwhile)
+    con = sqlite3.connect(db)
+    assert con.execute("SELECT COUNT(*) FROM metrics WHERE run_name = 'gamma'").fetchone()[0] > 0
+    con.close()

@@ -322,3 +322,87 @@ def test_a_run_dropped_while_rename_waits_is_an_error(
     )
     assert len(list((d / "media" / "toyproj" / "gamma").rglob("*.png"))) == 4
     assert not (d / "media" / "toyproj" / "delta").exists()
+
+
+def split_gamma(d: Path) -> Path:
+    """gamma's rows from step 60 on carry the name "gamma-old", their images in
+    media/toyproj/gamma-old/: what Trackio leaves when a run it is still logging is
+    renamed (its process goes on writing under the old name)."""
+    db = d / "toyproj.db"
+    con = sqlite3.connect(db)
+    with con:
+        con.execute(
+            "UPDATE metrics SET run_name = 'gamma-old',"
+            " metrics = replace(CAST(metrics AS TEXT), 'toyproj/gamma/', 'toyproj/gamma-old/')"
+            " WHERE run_id = ? AND step >= 60",
+            (GAMMA,),
+        )
+    con.close()
+    media = d / "media" / "toyproj"
+    for step in ("60", "90"):
+        (media / "gamma-old").mkdir(exist_ok=True)
+        (media / "gamma" / step).rename(media / "gamma-old" / step)
+    return db
+
+
+def test_rename_a_run_logged_under_two_names(
+    cli: Callable[..., Any], fixture_copy: Callable[[str], Path]
+) -> None:
+    """Found by the second live-writer run: renaming a run Trackio is still logging leaves
+    its id under two names, and neither rename nor drop could act on it again."""
+    d = fixture_copy("trackio-0.43.0")
+    db = split_gamma(d)
+    r = cli("rename", str(db), "--run", "gamma-old", "--to", "delta")
+    assert r.exit_code == 0, r.stderr
+    assert "carried the names 'gamma', 'gamma-old'" in r.stderr
+    assert _rows(db, "SELECT DISTINCT run_name FROM metrics WHERE run_id = ?", GAMMA) == [
+        ("delta",)
+    ]
+    paths = _paths(db)
+    assert all(p.startswith("toyproj/delta/") for p in paths)
+    assert all((d / "media" / p).is_file() for p in paths)
+    assert not (d / "media" / "toyproj" / "gamma").exists()
+    assert not (d / "media" / "toyproj" / "gamma-old").exists()
+
+
+def test_rename_moves_the_files_of_rows_logged_after_its_plan(
+    cli: Callable[..., Any], fixture_copy: Callable[[str], Path]
+) -> None:
+    """Found by the second live-writer run: rename listed the run's files before taking the
+    lock, so the rows a still-running Trackio added meanwhile were renamed while their files
+    stayed in the old folder."""
+    import fcntl
+    import threading
+    import time
+
+    d = fixture_copy("trackio-0.43.0")
+    db = d / "toyproj.db"
+    results: list[Any] = []
+    late = d / "media" / "toyproj" / "gamma" / "120" / "0e6c1f0e-late.png"
+    with (d / "toyproj.lock").open("a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # Trackio is writing
+        worker = threading.Thread(
+            target=lambda: results.append(cli("rename", str(db), "--run", "gamma", "--to", "delta"))
+        )
+        worker.start()
+        time.sleep(1.5)  # rename has planned and waits for the lock
+        late.parent.mkdir()
+        late.write_bytes(b"late")
+        con = sqlite3.connect(db)
+        with con:
+            con.execute(
+                "INSERT INTO metrics (run_id, timestamp, run_name, step, metrics)"
+                " VALUES (?, '2026-01-01T00:00:00+00:00', 'gamma', 120, ?)",
+                (
+                    GAMMA,
+                    '{"samples": {"_type": "trackio.image", "file_path":'
+                    ' "toyproj/gamma/120/0e6c1f0e-late.png"}}',
+                ),
+            )
+        con.close()
+        fcntl.flock(lock, fcntl.LOCK_UN)
+    worker.join(30)
+    assert results[0].exit_code == 0, results[0].stderr
+    paths = _paths(db)
+    assert "toyproj/delta/120/0e6c1f0e-late.png" in paths
+    assert all((d / "media" / p).is_file() for p in paths)

@@ -92,10 +92,11 @@ def select_runs(
         hit = match(index, sel)
         if not hit.height:
             raise not_found(sel, index.get_column("run_name").to_list(), where)
-        if unique and hit.height > 1:
+        # (One run may fill two index rows: logged under two names, see write.drop.)
+        if unique and hit.get_column("run_key").n_unique() > 1:
             ids = ", ".join(str(i) for i in hit.get_column("run_id").to_list())
             raise AmbiguousRunError(
                 f"{hit.height} runs in {where} are named {sel!r} (ids {ids}); select one by its id"
             )
         chosen.update(hit.get_column("run_key").to_list())
-    return [k for k in index.get_column("run_key").to_list() if k in chosen]
+    return [k for k in dict.fromkeys(index.get_column("run_key").to_list()) if k in chosen]

@@ -346,10 +346,10 @@ class _Placed:
 committed: list[str] = []
 
 
-def _changed_meanwhile(what: str) -> ConflictError:
+def _changed_meanwhile(what: str, why: str) -> ConflictError:
     return ConflictError(
-        f"{what} changed while this command waited for the project lock (another process"
-        " renamed or dropped it); nothing was changed: run the command again"
+        f"{what} changed while this command waited for the project lock ({why});"
+        " nothing was changed: run the command again"
     )
 
 
@@ -803,6 +803,7 @@ def _merge_into_existing(
             # is then a few INSERT ... SELECT statements, whatever the source.
             # (The schema is read before BEGIN, so staging holds no lock on main.)
             con.execute("SELECT COUNT(*) FROM main.sqlite_master").fetchone()
+            planned = _table_keys(_layout(con))
             con.execute("BEGIN")
             for table in plan.tables:
                 cols = plan.columns(table)
@@ -820,6 +821,8 @@ def _merge_into_existing(
         _stage_media(source, media_plan, staging)
         with _write_transaction(con, path, lock_timeout, placed):
             layout = _layout(con)
+            if _table_keys(layout) != planned:  # Trackio 0.41+ rebuilt a legacy file
+                raise _changed_meanwhile(path.name, "Trackio upgraded its tables")
             names, ids = _existing_runs(con, layout)
             _conflicts(plan.runs, names, ids, path)
             legacy = "run_id" not in layout.get("metrics", [])
@@ -930,32 +933,43 @@ def drop(
         notes: list[str] = []
         root = _media_root(path)
         changes = []
-        doomed: list[list[Path]] = []  # per run, the files to delete after the commit
-        seen: set[Path] = set()
+        planned: list[_DropRun] = []
+        # One run per key: a run Trackio went on logging under its old name after a
+        # rename carries two names (its rows and media folders under both are its own).
+        by_key: dict[str, list[str]] = {}
         for row in selected.iter_rows(named=True):
-            key = str(row["run_key"])
-            name = str(row["run_name"])
-            counts = {}
+            by_key.setdefault(str(row["run_key"]), []).append(str(row["run_name"]))
+        ids = dict(zip(selected.get_column("run_key"), selected.get_column("run_id"), strict=True))
+        seen: set[Path] = set()
+        for key, names in by_key.items():
+            counts = dict.fromkeys(tkeys, 0)
             for t, k in tkeys.items():
-                value = key if k == "run_id" else name
-                counts[t] = int(
-                    reader.execute(
-                        f"SELECT COUNT(*) FROM {quote(t)} WHERE {k} = ?", (value,)
-                    ).fetchone()[0]
-                )
+                for value in [key] if k == "run_id" else names:
+                    counts[t] += int(
+                        reader.execute(
+                            f"SELECT COUNT(*) FROM {quote(t)} WHERE {k} = ?", (value,)
+                        ).fetchone()[0]
+                    )
             files: list[Path] = []
             if media:
-                _check_names([name], "run name")
-                found = _run_files(reader.con, layout, tkeys, key, name, root)
-                files = [f for f in found if f not in seen]
-                seen.update(files)
+                _check_names(names, "run name")
+                for name in names:
+                    found = _run_files(reader.con, layout, tkeys, key, name, root)
+                    files += [f for f in found if f not in seen]
+                    seen.update(found)
                 if files:
-                    _check_removable(root / name, dirs=sorted({f.parent for f in files}))
-            doomed.append(files)
+                    _check_removable(root, dirs=sorted({f.parent for f in files}))
+            if len(names) > 1:
+                notes.append(
+                    f"run {ids[key]} carries the names {', '.join(map(repr, names))} (Trackio went"
+                    " on logging under its old name after a rename): all its rows go"
+                )
+            planned.append(_DropRun(key, ids[key], names))
             changes.append(
-                RunChange(name=name, run_id=row["run_id"], rows=counts, media_files=len(files))
+                RunChange(name=names[0], run_id=ids[key], rows=counts, media_files=len(files))
             )
-        for name in dict.fromkeys(c.name for c in changes) if media else ():
+        all_names = list(dict.fromkeys(n for r in planned for n in r.names))
+        for name in all_names if media else ():
             if kept := len(set(_local_files(root / name)) - seen):
                 notes.append(_kept_note(path.stem, name, kept, remaining, "the dropped runs'"))
     result = WriteResult(
@@ -971,52 +985,86 @@ def drop(
         return result
     if confirm is not None and not confirm(result):
         return replace(result, cancelled=True)
-    deleted = _apply_drop(path, result, tkeys, lock_timeout=lock_timeout)
+    done = _apply_drop(path, planned, tkeys, root if media else None, lock_timeout=lock_timeout)
     removed = [
-        replace(change, rows=deleted[change.run_id or change.name], media_files=_remove(files))
-        for change, files in zip(result.runs, doomed, strict=True)
+        replace(change, rows=rows, media_files=_remove(files))
+        for change, (rows, files) in zip(result.runs, done, strict=True)
     ]
-    for name in dict.fromkeys(c.name for c in result.runs) if media else ():
+    for name in all_names if media else ():
         _prune(root / name)
     return replace(result, runs=tuple(removed))
 
 
+@dataclass(frozen=True)
+class _DropRun:
+    key: str  # run_id, or the name in a name-keyed file
+    run_id: str | None
+    names: list[str]
+
+
 def _apply_drop(
-    path: Path, plan: WriteResult, tkeys: dict[str, str], *, lock_timeout: float
-) -> dict[str, dict[str, int]]:
+    path: Path,
+    runs: Sequence[_DropRun],
+    tkeys: dict[str, str],
+    root: Path | None,
+    *,
+    lock_timeout: float,
+) -> list[tuple[dict[str, int], list[Path]]]:
+    """Delete the runs' rows under the lock; per run, the counts and the media files
+    to delete after the commit (listed under the lock: rows logged since the plan
+    may reference more)."""
     con = _lock.connect_rw(path)
-    out: dict[str, dict[str, int]] = {}
+    out: list[tuple[dict[str, int], list[Path]]] = []
+    seen: set[Path] = set()
     try:
         with _write_transaction(con, path, lock_timeout, placed=None):
-            for run in plan.runs:
-                if not _still_named(con, tkeys, run.run_id, run.name):
-                    raise _changed_meanwhile(f"run {run.name!r}")
-                counts = {}
+            layout = _check_unchanged(con, path, tkeys, [(r.key, r.names) for r in runs])
+            for run in runs:
+                files: list[Path] = []
+                if root is not None:
+                    for name in run.names:
+                        found = _run_files(con, layout, tkeys, run.key, name, root)
+                        files += [f for f in found if f not in seen]
+                        seen.update(found)
+                counts = dict.fromkeys(tkeys, 0)
                 for t, k in tkeys.items():
-                    value = run.run_id if k == "run_id" else run.name
-                    counts[t] = con.execute(
-                        f"DELETE FROM {quote(t)} WHERE {k} = ?", (value,)
-                    ).rowcount
+                    for value in [run.key] if k == "run_id" else run.names:
+                        counts[t] += con.execute(
+                            f"DELETE FROM {quote(t)} WHERE {k} = ?", (value,)
+                        ).rowcount
                 id_col = tkeys["metrics"]
-                _detach_artifacts(
-                    con, id_col, run.run_id if id_col == "run_id" else run.name, run.name
-                )
-                out[run.run_id or run.name] = counts
+                for name in run.names:
+                    _detach_artifacts(con, id_col, run.key if id_col == "run_id" else name, name)
+                out.append((counts, files))
     finally:
         _lock.checkpoint(con)
         con.close()
     return out
 
 
-def _still_named(con: sqlite3.Connection, tkeys: dict[str, str], run_id: Any, name: str) -> bool:
-    """Under the lock: is the run planned on still there, under that name?"""
+def _check_unchanged(
+    con: sqlite3.Connection,
+    path: Path,
+    tkeys: dict[str, str],
+    runs: Sequence[tuple[str, Sequence[str]]],
+) -> dict[str, list[str]]:
+    """Under the lock: the tables are keyed as planned (Trackio 0.41+ rebuilds a legacy
+    file on its next write) and each planned run still has the names it had; the
+    layout, for what follows."""
+    layout = _layout(con)
+    if _table_keys(layout) != tkeys:
+        raise _changed_meanwhile(path.name, "Trackio upgraded its tables")
     key = tkeys["metrics"]
-    value = run_id if key == "run_id" else name
-    return bool(
-        con.execute(
-            f"SELECT 1 FROM metrics WHERE {key} = ? AND run_name = ? LIMIT 1", (value, name)
-        ).fetchone()
-    )
+    for run_key, names in runs:
+        now = {
+            r[0]
+            for r in con.execute(
+                f"SELECT DISTINCT run_name FROM metrics WHERE {key} = ?", (run_key,)
+            )
+        }
+        if now != set(names):
+            raise _changed_meanwhile(f"run {names[0]!r}", "another process renamed or dropped it")
+    return layout
 
 
 def _has(con: sqlite3.Connection, table: str) -> bool:
@@ -1149,7 +1197,7 @@ def _kept_note(project: str, name: str, kept: int, others: set[str], runs: str) 
 # -- rename ---------------------------------------------------------------------------
 
 
-def _path_rewriter(old: str, new: str) -> Callable[[Any], Any]:
+def _path_rewriter(olds: Sequence[str], new: str) -> Callable[[Any], Any]:
     """``file_path`` values ``[media/]<project>/<old>/...`` -> ``.../<new>/...``.
 
     An SQL function of the payload as a BLOB: the new bytes, or NULL when nothing
@@ -1158,7 +1206,7 @@ def _path_rewriter(old: str, new: str) -> Callable[[Any], Any]:
     """
     # The old name as orjson writes it, and as json.dumps (trackio <= 0.4) did,
     # with ASCII escapes ("caf\u00e9"); the project segment may hold escapes too.
-    pattern = re.compile(media_path_regex([old]).encode())
+    pattern = re.compile(media_path_regex(olds).encode())
     repl = rb"\g<1>\g<2>" + json_fragment(new).encode().replace(b"\\", b"\\\\") + b"/"
 
     def apply(raw: Any) -> Any:
@@ -1232,45 +1280,46 @@ def rename(
         if len(keys) != 1:  # "-r a,b" names two runs
             raise RunSelectionError("rename takes exactly one --run NAME_OR_ID")
         key = keys[0]
-        row = index.filter(pl.col("run_key") == key).row(0, named=True)
-        old = str(row["run_name"])
-        run_id = row["run_id"]
-        if new == old:
+        mine = index.filter(pl.col("run_key") == key)
+        # Usually one name; two when Trackio went on logging under the old name after
+        # a rename (the run's rows and folders under both names are its own).
+        olds = [str(n) for n in mine.get_column("run_name").to_list()]
+        old, run_id = olds[0], mine.get_column("run_id")[0]
+        if olds == [new]:
             raise ConflictError(f"the run is already named {new!r}")
         layout = dict(reader.columns)
         names, _ = _existing_runs(reader.con, layout)
-        if new in names:
+        if new in names and new not in olds:
             raise ConflictError(
                 f"a run named {new!r} already exists in {path.name}; choose another name"
             )
-        _check_names([old], "run name", "its media folder cannot be moved safely")
+        _check_names(olds, "run name", "its media folder cannot be moved safely")
         tkeys = _table_keys(layout)
         others = set(index.filter(pl.col("run_key") != key).get_column("run_name").to_list())
         root = _media_root(path)
-        old_dir = root / old
-        moving = _run_files(reader.con, layout, tkeys, key, old, root)
+        moving = [f for o in olds for f in _run_files(reader.con, layout, tkeys, key, o, root)]
         if moving:
-            _check_removable(old_dir, dirs=sorted({p.parent for p in moving}))
+            _check_removable(root, dirs=sorted({p.parent for p in moving}))
     notes = []
-    if kept := len(set(_local_files(old_dir)) - set(moving)):
-        notes.append(_kept_note(path.stem, old, kept, others, "this run's"))
-    rows = _apply_rename(
-        path,
-        tkeys,
-        run_id=run_id,
-        old=old,
-        new=new,
-        moving=moving,
-        old_dir=old_dir,
-        new_dir=root / new,
-        lock_timeout=lock_timeout,
+    if len(olds) > 1:
+        notes.append(
+            f"run {run_id} carried the names {', '.join(map(repr, olds))} (Trackio went on"
+            " logging under its old name after a rename): all its rows were renamed"
+        )
+    for o in olds:
+        if kept := len(set(_local_files(root / o)) - set(moving)):
+            notes.append(_kept_note(path.stem, o, kept, others, "this run's"))
+    rows, moved = _apply_rename(
+        path, tkeys, key=key, olds=olds, new=new, root=root, lock_timeout=lock_timeout
     )
-    _prune(old_dir)
+    for o in olds:
+        if o != new:
+            _prune(root / o)
     return WriteResult(
         action="rename",
         target=str(path),
         project=path.stem,
-        runs=(RunChange(name=old, run_id=run_id, rows=rows, media_files=len(moving)),),
+        runs=(RunChange(name=old, run_id=run_id, rows=rows, media_files=moved),),
         new_name=new,
         notes=tuple(notes),
     )
@@ -1280,31 +1329,37 @@ def _apply_rename(
     path: Path,
     tkeys: dict[str, str],
     *,
-    run_id: Any,
-    old: str,
+    key: str,
+    olds: Sequence[str],
     new: str,
-    moving: Sequence[Path],
-    old_dir: Path,
-    new_dir: Path,
+    root: Path,
     lock_timeout: float,
-) -> dict[str, int]:
+) -> tuple[dict[str, int], int]:
+    """Rename under the lock; the files to move are listed there too (a run still
+    being logged has more rows, and files, than when the command planned)."""
     con = _lock.connect_rw(path)
-    con.create_function("trackio_tool_paths", 1, _path_rewriter(old, new), deterministic=True)
+    con.create_function("trackio_tool_paths", 1, _path_rewriter(olds, new), deterministic=True)
     placed = _Placed()
     counts: dict[str, int] = {}
+    moving: list[Path] = []
+    run_id = key if tkeys["metrics"] == "run_id" else None
     try:
         with _write_transaction(con, path, lock_timeout, placed):
-            if not _still_named(con, tkeys, run_id, old):
-                raise _changed_meanwhile(f"run {old!r}")
-            names, _ = _existing_runs(con, _layout(con))
-            if new in names:
+            layout = _check_unchanged(con, path, tkeys, [(key, olds)])
+            names, _ = _existing_runs(con, layout)
+            if new in names and new not in olds:
                 raise ConflictError(f"a run named {new!r} already exists in {path.name}")
-            for table, key in tkeys.items():
-                value = run_id if key == "run_id" else old
+            pairs = [
+                (src, root / new / src.relative_to(root / o))
+                for o in olds
+                if o != new
+                for src in _run_files(con, layout, tkeys, key, o, root)
+            ]
+            for table, k in tkeys.items():
                 sets = ["run_name = ?"]
                 params: list[Any] = [new]
                 for col in JSON_COLUMNS[table]:
-                    if col in _layout_cols(con, table):
+                    if col in layout[table]:
                         q = quote(col)
                         moved = f"trackio_tool_paths(CAST({q} AS BLOB))"
                         sets.append(
@@ -1312,18 +1367,21 @@ def _apply_rename(
                             f" WHEN typeof({q}) = 'text' THEN coalesce(CAST({moved} AS TEXT), {q})"
                             f" ELSE coalesce({moved}, {q}) END"
                         )
-                if table == "traces" and key == "run_name":
+                if table == "traces" and k == "run_name":
                     # Trackio keys a legacy file's traces by name in run_id too.
                     sets.append("run_id = CASE WHEN run_id = ? THEN ? ELSE run_id END")
-                    params.extend([old, new])
-                counts[table] = con.execute(
-                    f"UPDATE {quote(table)} SET {', '.join(sets)} WHERE {key} = ?",
-                    [*params, value],
-                ).rowcount
-            _rename_artifact_refs(con, tkeys["metrics"], run_id, old, new)
+                    params.extend([olds[0], new])
+                counts[table] = 0
+                for value in [key] if k == "run_id" else olds:
+                    counts[table] += con.execute(
+                        f"UPDATE {quote(table)} SET {', '.join(sets)} WHERE {k} = ?",
+                        [*params, value],
+                    ).rowcount
+            for o in olds:
+                _rename_artifact_refs(con, tkeys["metrics"], run_id, o, new)
             # Link (or copy) media under the new name; the old names go after the commit.
-            for src in moving:
-                dst = new_dir / src.relative_to(old_dir)
+            for src, dst in pairs:
+                moving.append(src)
                 if dst.exists():
                     continue
                 placed.mkdir(dst.parent)
@@ -1338,7 +1396,7 @@ def _apply_rename(
     for src in moving:
         with contextlib.suppress(FileNotFoundError):
             src.unlink()
-    return counts
+    return counts, len(moving)
 
 
 def _layout_cols(con: sqlite3.Connection, table: str) -> list[str]:
