@@ -406,3 +406,38 @@ def test_rename_moves_the_files_of_rows_logged_after_its_plan(
     paths = _paths(db)
     assert "toyproj/delta/120/0e6c1f0e-late.png" in paths
     assert all((d / "media" / p).is_file() for p in paths)
+
+
+def test_files_another_run_references_stay_where_its_rows_point(
+    cli: Callable[..., Any], fixture_copy: Callable[[str], Path]
+) -> None:
+    """Found by the write-side fuzz (round 3): drop deleted, and rename moved, a file that a
+    row of a run they kept also referenced; and rename rewrote a path into another
+    project's folder (``merge --no-media`` leaves those) without moving its file."""
+    from trackio_tool.store.write import drop
+
+    d = fixture_copy("trackio-0.43.0")
+    db = d / "toyproj.db"
+    shared = sorted((d / "media" / "toyproj" / "gamma" / "0").iterdir())[0]
+    other = d / "media" / "otherproj" / "gamma" / "0" / "z.png"
+    other.parent.mkdir(parents=True)
+    other.write_bytes(b"z")
+    con = sqlite3.connect(db)
+    with con:
+        image = '{{"samples": {{"_type": "trackio.image", "file_path": "{}"}}}}'
+        con.execute(
+            "UPDATE metrics SET metrics = ? WHERE run_name = 'alpha' AND step = 5",
+            (image.format(f"toyproj/gamma/0/{shared.name}"),),
+        )
+        con.execute(
+            "UPDATE metrics SET metrics = ? WHERE run_id = ? AND step = 7",
+            (image.format("otherproj/gamma/0/z.png"), GAMMA),
+        )
+    con.close()
+    r = cli("rename", str(db), "--run", "gamma", "--to", "delta")
+    assert r.exit_code == 0, r.stderr
+    assert _paths(db).count("otherproj/gamma/0/z.png") == 1  # not this project's: as it was
+    assert all((d / "media" / p).is_file() for p in _paths(db))
+    drop(db, runs=["delta"])
+    assert all((d / "media" / p).is_file() for p in _paths(db))
+    assert shared.is_file()

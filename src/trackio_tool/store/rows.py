@@ -80,12 +80,14 @@ def _alternation(names: Iterable[str], spell: Callable[[str], Iterable[str]]) ->
     return "|".join(re.escape(s) for name in sorted(set(names)) for s in spell(name))
 
 
-def media_path_regex(runs: Iterable[str]) -> str:
-    """A media ``file_path`` in JSON text whose run segment is one of ``runs``, in
-    three groups: up to the path's start (``[media/]`` included), the project
-    segment with its slash, and the run segment with its slash."""
+def media_path_regex(runs: Iterable[str], *, project: str | None = None) -> str:
+    """A media ``file_path`` in JSON text whose run segment is one of ``runs`` (and
+    project segment ``project``, if given), in three groups: up to the path's start
+    (``[media/]`` included), the project segment with its slash, and the run
+    segment with its slash."""
     names = _alternation(runs, json_spellings)
-    return rf"({FILE_PATH_KEY}(?:media/)?)({_SEGMENT}/)((?:{names})/)"
+    segment = _SEGMENT if project is None else f"(?:{_alternation([project], json_spellings)})"
+    return rf"({FILE_PATH_KEY}(?:media/)?)({segment}/)((?:{names})/)"
 
 
 @dataclass(frozen=True)

@@ -938,7 +938,9 @@ def drop(
         # rename carries two names (its rows and media folders under both are its own).
         by_key: dict[str, list[str]] = {}
         for row in selected.iter_rows(named=True):
-            by_key.setdefault(str(row["run_key"]), []).append(str(row["run_name"]))
+            key = str(row["run_key"])
+            # (Trackio's run index keeps the first row's name: ask the table.)
+            by_key[key] = by_key.get(key) or _names_of(reader.con, tkeys, key)
         ids = dict(zip(selected.get_column("run_key"), selected.get_column("run_id"), strict=True))
         seen: set[Path] = set()
         for key, names in by_key.items():
@@ -1019,6 +1021,8 @@ def _apply_drop(
     try:
         with _write_transaction(con, path, lock_timeout, placed=None):
             layout = _check_unchanged(con, path, tkeys, [(r.key, r.names) for r in runs])
+            if root is not None:
+                seen |= _used_elsewhere(con, layout, tkeys, [(r.key, r.names) for r in runs], root)
             for run in runs:
                 files: list[Path] = []
                 if root is not None:
@@ -1054,15 +1058,8 @@ def _check_unchanged(
     layout = _layout(con)
     if _table_keys(layout) != tkeys:
         raise _changed_meanwhile(path.name, "Trackio upgraded its tables")
-    key = tkeys["metrics"]
     for run_key, names in runs:
-        now = {
-            r[0]
-            for r in con.execute(
-                f"SELECT DISTINCT run_name FROM metrics WHERE {key} = ?", (run_key,)
-            )
-        }
-        if now != set(names):
+        if set(_names_of(con, tkeys, run_key)) != set(names):
             raise _changed_meanwhile(f"run {names[0]!r}", "another process renamed or dropped it")
     return layout
 
@@ -1175,10 +1172,34 @@ def _run_files(
         value = run_key if key == "run_id" else name
         for col in JSON_COLUMNS[table]:
             if col in layout[table]:
-                refs |= _referenced_files(con, table, col, key, value)
+                refs |= _referenced_files(con, table, col, key, [value])
     prefix = f"{root.name}/{name}/"
     found = (root.parent / r for r in sorted(refs) if r.startswith(prefix))
     return [f for f in found if f.is_file() or f.is_symlink()]
+
+
+def _used_elsewhere(
+    con: sqlite3.Connection,
+    layout: dict[str, list[str]],
+    tkeys: dict[str, str],
+    runs: Sequence[tuple[str, Sequence[str]]],
+    root: Path,
+) -> set[Path]:
+    """Files that rows of runs other than ``runs`` ((key, names) pairs) reference:
+    never deleted or moved with these (one read of every media-bearing row)."""
+    refs: set[str] = set()
+    for table, key in tkeys.items():
+        values = [k for k, _ in runs] if key == "run_id" else [n for _, ns in runs for n in ns]
+        for col in JSON_COLUMNS[table]:
+            if col in layout[table]:
+                refs |= _referenced_files(con, table, col, key, values, others=True)
+    return {root.parent / r for r in refs}
+
+
+def _names_of(con: sqlite3.Connection, tkeys: dict[str, str], run_key: str) -> list[str]:
+    key = tkeys["metrics"]
+    sql = f"SELECT DISTINCT run_name FROM metrics WHERE {key} = ? ORDER BY run_name"
+    return [str(r[0]) for r in con.execute(sql, (run_key,))]
 
 
 def _kept_note(project: str, name: str, kept: int, others: set[str], runs: str) -> str:
@@ -1197,7 +1218,7 @@ def _kept_note(project: str, name: str, kept: int, others: set[str], runs: str) 
 # -- rename ---------------------------------------------------------------------------
 
 
-def _path_rewriter(olds: Sequence[str], new: str) -> Callable[[Any], Any]:
+def _path_rewriter(project: str, olds: Sequence[str], new: str) -> Callable[[Any], Any]:
     """``file_path`` values ``[media/]<project>/<old>/...`` -> ``.../<new>/...``.
 
     An SQL function of the payload as a BLOB: the new bytes, or NULL when nothing
@@ -1206,7 +1227,7 @@ def _path_rewriter(olds: Sequence[str], new: str) -> Callable[[Any], Any]:
     """
     # The old name as orjson writes it, and as json.dumps (trackio <= 0.4) did,
     # with ASCII escapes ("caf\u00e9"); the project segment may hold escapes too.
-    pattern = re.compile(media_path_regex(olds).encode())
+    pattern = re.compile(media_path_regex(olds, project=project).encode())
     repl = rb"\g<1>\g<2>" + json_fragment(new).encode().replace(b"\\", b"\\\\") + b"/"
 
     def apply(raw: Any) -> Any:
@@ -1222,22 +1243,31 @@ _REFERENCED = FILE_PATH_KEY + r'(?:[^"\\]|\\.)*"'
 
 
 def _referenced_files(
-    con: sqlite3.Connection, table: str, col: str, key: str, value: Any
+    con: sqlite3.Connection,
+    table: str,
+    col: str,
+    key: str,
+    values: Sequence[Any],
+    *,
+    others: bool = False,
 ) -> set[str]:
-    """Media paths a run's payloads point at (relative to TRACKIO_DIR/media)."""
+    """Media paths the payloads of the runs ``values`` (``others``: of every other
+    run) point at, relative to TRACKIO_DIR/media."""
+    marks = ",".join("?" * len(values))
     rows = con.execute(
-        f"SELECT CAST({quote(col)} AS BLOB) FROM {quote(table)} WHERE {key} = ?"
+        f"SELECT CAST({quote(col)} AS BLOB) FROM {quote(table)}"
+        f" WHERE {key} {'NOT IN' if others else 'IN'} ({marks})"
         f" AND instr({quote(col)}, '\"file_path\"') > 0",
-        (value,),
+        list(values),
     ).fetchall()
     if not rows:
         return set()
     # Decoded in Python: a payload that is not UTF-8 (never Trackio's) keeps its paths.
     texts = pl.Series("t", [r[0].decode(errors="replace") for r in rows], dtype=pl.String)
     paths = texts.str.extract_all(_REFERENCED).explode().drop_nulls()
-    values = paths.str.replace("^" + FILE_PATH_KEY, "").str.strip_suffix('"')
+    found = paths.str.replace("^" + FILE_PATH_KEY, "").str.strip_suffix('"')
     out = set()
-    for v in values.to_list():
+    for v in found.to_list():
         try:
             p = json.loads(f'"{v}"') if "\\" in v else v  # JSON escapes: \", \u00e9
         except ValueError:
@@ -1283,8 +1313,9 @@ def rename(
         mine = index.filter(pl.col("run_key") == key)
         # Usually one name; two when Trackio went on logging under the old name after
         # a rename (the run's rows and folders under both names are its own).
-        olds = [str(n) for n in mine.get_column("run_name").to_list()]
-        old, run_id = olds[0], mine.get_column("run_id")[0]
+        olds = _names_of(reader.con, _table_keys(dict(reader.columns)), key)
+        old, run_id = str(mine.get_column("run_name")[0]), mine.get_column("run_id")[0]
+        olds = [old, *(o for o in olds if o != old)]
         if olds == [new]:
             raise ConflictError(f"the run is already named {new!r}")
         layout = dict(reader.columns)
@@ -1338,10 +1369,12 @@ def _apply_rename(
     """Rename under the lock; the files to move are listed there too (a run still
     being logged has more rows, and files, than when the command planned)."""
     con = _lock.connect_rw(path)
-    con.create_function("trackio_tool_paths", 1, _path_rewriter(olds, new), deterministic=True)
+    rewrite = _path_rewriter(path.stem, olds, new)
+    con.create_function("trackio_tool_paths", 1, rewrite, deterministic=True)
     placed = _Placed()
     counts: dict[str, int] = {}
     moving: list[Path] = []
+    pairs: list[tuple[Path, Path]] = []
     run_id = key if tkeys["metrics"] == "run_id" else None
     try:
         with _write_transaction(con, path, lock_timeout, placed):
@@ -1349,7 +1382,8 @@ def _apply_rename(
             names, _ = _existing_runs(con, layout)
             if new in names and new not in olds:
                 raise ConflictError(f"a run named {new!r} already exists in {path.name}")
-            pairs = [
+            shared = _used_elsewhere(con, layout, tkeys, [(key, olds)], root)
+            pairs += [
                 (src, root / new / src.relative_to(root / o))
                 for o in olds
                 if o != new
@@ -1381,7 +1415,8 @@ def _apply_rename(
                 _rename_artifact_refs(con, tkeys["metrics"], run_id, o, new)
             # Link (or copy) media under the new name; the old names go after the commit.
             for src, dst in pairs:
-                moving.append(src)
+                if src not in shared:  # another run's rows point there too: it stays
+                    moving.append(src)
                 if dst.exists():
                     continue
                 placed.mkdir(dst.parent)
@@ -1396,7 +1431,7 @@ def _apply_rename(
     for src in moving:
         with contextlib.suppress(FileNotFoundError):
             src.unlink()
-    return counts, len(moving)
+    return counts, len(pairs)
 
 
 def _layout_cols(con: sqlite3.Connection, table: str) -> list[str]:
