@@ -441,3 +441,22 @@ def test_files_another_run_references_stay_where_its_rows_point(
     drop(db, runs=["delta"])
     assert all((d / "media" / p).is_file() for p in _paths(db))
     assert shared.is_file()
+
+
+def test_a_different_file_at_the_destination_is_refused(
+    cli: Callable[..., Any], fixture_copy: Callable[[str], Path]
+) -> None:
+    """Found by reading the code (write-side fuzz, round 3): when the new folder already
+    held a file at the same relative path, rename kept that one and deleted the run's."""
+    d = fixture_copy("trackio-0.43.0")
+    db = d / "toyproj.db"
+    own = sorted((d / "media" / "toyproj" / "gamma" / "0").iterdir())[0]
+    stray = d / "media" / "toyproj" / "delta" / "0" / own.name
+    stray.parent.mkdir(parents=True)
+    stray.write_bytes(b"stray")
+    before = tree_digest(d)
+    _one_clean_line(
+        cli("rename", str(db), "--run", "gamma", "--to", "delta"),
+        f"{stray} already exists with other content",
+    )
+    assert tree_digest(d) == before

@@ -18,6 +18,7 @@ commit and removes the old names after it.
 from __future__ import annotations
 
 import contextlib
+import filecmp
 import json
 import os
 import re
@@ -1418,7 +1419,11 @@ def _apply_rename(
                 if src not in shared:  # another run's rows point there too: it stays
                     moving.append(src)
                 if dst.exists():
-                    continue
+                    if filecmp.cmp(src, dst, shallow=False):
+                        continue  # (placed by an interrupted rename: the same bytes)
+                    raise ConflictError(
+                        f"{dst} already exists with other content; move it away first"
+                    )
                 placed.mkdir(dst.parent)
                 try:
                     os.link(src, dst)
