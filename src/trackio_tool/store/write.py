@@ -821,9 +821,7 @@ def _merge_into_existing(
             raise _translate(exc, path) from exc
         _stage_media(source, media_plan, staging)
         with _write_transaction(con, path, lock_timeout, placed):
-            layout = _layout(con)
-            if _table_keys(layout) != planned:  # Trackio 0.41+ rebuilt a legacy file
-                raise _changed_meanwhile(path.name, "Trackio upgraded its tables")
+            layout = _check_unchanged(con, path, planned, runs=())
             names, ids = _existing_runs(con, layout)
             _conflicts(plan.runs, names, ids, path)
             legacy = "run_id" not in layout.get("metrics", [])
@@ -947,7 +945,7 @@ def drop(
         for key, names in by_key.items():
             counts = dict.fromkeys(tkeys, 0)
             for t, k in tkeys.items():
-                for value in [key] if k == "run_id" else names:
+                for value in _by_run(k, key, names):
                     counts[t] += int(
                         reader.execute(
                             f"SELECT COUNT(*) FROM {quote(t)} WHERE {k} = ?", (value,)
@@ -956,10 +954,7 @@ def drop(
             files: list[Path] = []
             if media:
                 _check_names(names, "run name")
-                for name in names:
-                    found = _run_files(reader.con, layout, tkeys, key, name, root)
-                    files += [f for f in found if f not in seen]
-                    seen.update(found)
+                files = _files_of(reader.con, layout, tkeys, key, names, root, seen)
                 if files:
                     _check_removable(root, dirs=sorted({f.parent for f in files}))
             if len(names) > 1:
@@ -1025,15 +1020,14 @@ def _apply_drop(
             if root is not None:
                 seen |= _used_elsewhere(con, layout, tkeys, [(r.key, r.names) for r in runs], root)
             for run in runs:
-                files: list[Path] = []
-                if root is not None:
-                    for name in run.names:
-                        found = _run_files(con, layout, tkeys, run.key, name, root)
-                        files += [f for f in found if f not in seen]
-                        seen.update(found)
+                files = (
+                    []
+                    if root is None
+                    else _files_of(con, layout, tkeys, run.key, run.names, root, seen)
+                )
                 counts = dict.fromkeys(tkeys, 0)
                 for t, k in tkeys.items():
-                    for value in [run.key] if k == "run_id" else run.names:
+                    for value in _by_run(k, run.key, run.names):
                         counts[t] += con.execute(
                             f"DELETE FROM {quote(t)} WHERE {k} = ?", (value,)
                         ).rowcount
@@ -1190,11 +1184,35 @@ def _used_elsewhere(
     never deleted or moved with these (one read of every media-bearing row)."""
     refs: set[str] = set()
     for table, key in tkeys.items():
-        values = [k for k, _ in runs] if key == "run_id" else [n for _, ns in runs for n in ns]
+        values = [v for run_key, names in runs for v in _by_run(key, run_key, names)]
         for col in JSON_COLUMNS[table]:
             if col in layout[table]:
                 refs |= _referenced_files(con, table, col, key, values, others=True)
     return {root.parent / r for r in refs}
+
+
+def _by_run(column: str, run_key: str, names: Sequence[str]) -> list[str]:
+    """The values that pick a run's rows in a table keyed by ``column``: its key, or
+    each of its names (a table keyed by name, in a legacy or mixed file)."""
+    return [run_key] if column == "run_id" else list(names)
+
+
+def _files_of(
+    con: sqlite3.Connection,
+    layout: dict[str, list[str]],
+    tkeys: dict[str, str],
+    run_key: str,
+    names: Sequence[str],
+    root: Path,
+    seen: set[Path],
+) -> list[Path]:
+    """``_run_files`` over all of a run's names, leaving out (and adding to) ``seen``."""
+    files: list[Path] = []
+    for name in names:
+        found = _run_files(con, layout, tkeys, run_key, name, root)
+        files += [f for f in found if f not in seen]
+        seen.update(found)
+    return files
 
 
 def _names_of(con: sqlite3.Connection, tkeys: dict[str, str], run_key: str) -> list[str]:
@@ -1314,22 +1332,21 @@ def rename(
         mine = index.filter(pl.col("run_key") == key)
         # Usually one name; two when Trackio went on logging under the old name after
         # a rename (the run's rows and folders under both names are its own).
-        olds = _names_of(reader.con, _table_keys(dict(reader.columns)), key)
+        layout = dict(reader.columns)
+        tkeys = _table_keys(layout)
         old, run_id = str(mine.get_column("run_name")[0]), mine.get_column("run_id")[0]
-        olds = [old, *(o for o in olds if o != old)]
+        olds = [old, *(o for o in _names_of(reader.con, tkeys, key) if o != old)]
         if olds == [new]:
             raise ConflictError(f"the run is already named {new!r}")
-        layout = dict(reader.columns)
         names, _ = _existing_runs(reader.con, layout)
         if new in names and new not in olds:
             raise ConflictError(
                 f"a run named {new!r} already exists in {path.name}; choose another name"
             )
         _check_names(olds, "run name", "its media folder cannot be moved safely")
-        tkeys = _table_keys(layout)
         others = set(index.filter(pl.col("run_key") != key).get_column("run_name").to_list())
         root = _media_root(path)
-        moving = [f for o in olds for f in _run_files(reader.con, layout, tkeys, key, o, root)]
+        moving = _files_of(reader.con, layout, tkeys, key, olds, root, set())
         if moving:
             _check_removable(root, dirs=sorted({p.parent for p in moving}))
     notes = []
@@ -1407,7 +1424,7 @@ def _apply_rename(
                     sets.append("run_id = CASE WHEN run_id = ? THEN ? ELSE run_id END")
                     params.extend([olds[0], new])
                 counts[table] = 0
-                for value in [key] if k == "run_id" else olds:
+                for value in _by_run(k, key, olds):
                     counts[table] += con.execute(
                         f"UPDATE {quote(table)} SET {', '.join(sets)} WHERE {k} = ?",
                         [*params, value],
