@@ -368,6 +368,10 @@ def pack_json(
     """
     if not columns:  # an export row with no values: Trackio's empty object
         return pl.Series("json", ["{}"] * frame.height, dtype=pl.String)
+    if frame.n_chunks("all") != [1] * frame.width:
+        # polars 2.0 (the last release for Python 3.10) panics on a struct built
+        # from multi-chunk columns that include a Null column; 2.1 does not.
+        frame = frame.rechunk()
     schema = frame.schema
     # Columns by position: pl.col("*") or pl.col("^a$") would be patterns.
     position = {c: i for i, c in enumerate(frame.columns)}
