@@ -17,7 +17,7 @@ from __future__ import annotations
 import json
 import math
 import threading
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 import orjson
@@ -641,11 +641,16 @@ def leaf_frame(leaves: Sequence[Leaf]) -> pl.DataFrame:
     return pl.DataFrame(out) if out else pl.DataFrame(schema={})
 
 
-def flatten_numeric(frame: pl.DataFrame, *, sep: str = "/") -> pl.DataFrame:
-    """Numeric leaves of decoded payloads as ``parent/child`` columns.
+def numeric_leaves(
+    columns: Iterable[tuple[str, pl.Series]],
+    leaf: Callable[[tuple[str, ...], pl.Series], list[Leaf]],
+) -> pl.DataFrame:
+    """Walk decoded top-level ``(key, values)`` into ``parent/child`` leaves, one frame.
 
-    Media, tables and histograms (objects with ``_type``), lists and strings are
-    skipped: they are not series one can plot.
+    Structs are walked field by field, except media, tables and histograms
+    (objects with ``_type``); ``leaf(path, series)`` types every other value
+    (each reader has its own rule) and returns the leaves it yields. A top-level
+    key may itself be called ``_type``: only nested objects are checked.
     """
     out: list[Leaf] = []
 
@@ -656,13 +661,24 @@ def flatten_numeric(frame: pl.DataFrame, *, sep: str = "/") -> pl.DataFrame:
             for field, f in struct_fields(s):
                 visit((*path, field), f)
             return
-        if s.dtype == pl.Object:
-            out.extend(_python_leaves(path, s.to_list(), sep))
-            return
-        typed = type_leaf(s)
-        if typed is not None:
-            out.append((path, typed.alias(sep.join(path))))
+        out.extend(leaf(path, s))
 
-    for col in frame.get_columns():
-        visit((col.name,), col)
+    for name, col in columns:
+        visit((name,), col)
     return leaf_frame(out)
+
+
+def flatten_numeric(frame: pl.DataFrame, *, sep: str = "/") -> pl.DataFrame:
+    """Numeric leaves of decoded payloads as ``parent/child`` columns.
+
+    Media, tables and histograms (objects with ``_type``), lists and strings are
+    skipped: they are not series one can plot.
+    """
+
+    def leaf(path: tuple[str, ...], s: pl.Series) -> list[Leaf]:
+        if s.dtype == pl.Object:
+            return _python_leaves(path, s.to_list(), sep)
+        typed = type_leaf(s)
+        return [] if typed is None else [(path, typed.alias(sep.join(path)))]
+
+    return numeric_leaves(((c.name, c) for c in frame.get_columns()), leaf)

@@ -371,30 +371,16 @@ def _rows(n: int) -> pl.Series:
 
 def _flatten(values: pl.Series, *, restore: bool = False) -> pl.DataFrame:
     """Numeric leaves as ``parent/child`` Float64 columns (``_decode.flatten_numeric``'s rules)."""
-    out: list[_decode.Leaf] = []
 
-    def visit(path: tuple[str, ...], s: pl.Series) -> None:
-        dt = s.dtype
-        if isinstance(dt, pl.Struct):
-            if "_type" in [f.name for f in dt.fields]:
-                return  # media, tables, histograms
-            for field, f in _decode.struct_fields(s):
-                visit((*path, field), f)
-            return
-        if dt == pl.Float64:
-            out.append((path, s.alias("/".join(path))))
-        elif dt == pl.String:
-            typed = _decode.type_leaf(s)
-            if typed is not None:
-                out.append((path, typed.cast(pl.Float64).alias("/".join(path))))
+    def leaf(path: tuple[str, ...], s: pl.Series) -> list[_decode.Leaf]:
+        if s.dtype == pl.Float64:
+            return [(path, s.alias("/".join(path)))]
+        typed = _decode.type_leaf(s) if s.dtype == pl.String else None
+        return [] if typed is None else [(path, typed.cast(pl.Float64).alias("/".join(path)))]
 
     # Top-level keys are metrics even when one is called _type.
-    for field, f in _decode.struct_fields(values):
-        visit((field,), f)
-    if not out:
-        return pl.DataFrame(schema={})
-    frame = _decode.leaf_frame(out)
-    if not restore:
+    frame = _decode.numeric_leaves(_decode.struct_fields(values), leaf)
+    if not restore or not frame.width:
         return frame
     (nan_text, _), (pinf_text, _), (ninf_text, _) = _SENTINELS.values()
     # One select over all columns (polars runs them in parallel); columns by

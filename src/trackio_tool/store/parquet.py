@@ -252,43 +252,23 @@ class ParquetReader:
 
 
 def _numeric_columns(columns: Sequence[pl.Series]) -> pl.DataFrame:
-    out: list[_decode.Leaf] = []
-
-    def visit(path: tuple[str, ...], s: pl.Series) -> None:
+    def leaf(path: tuple[str, ...], s: pl.Series) -> list[_decode.Leaf]:
         dt, name = s.dtype, "/".join(path)
-        if isinstance(dt, pl.Struct):
-            if "_type" in [f.name for f in dt.fields]:
-                return
-            for field, f in _decode.struct_fields(s):
-                visit((*path, field), f)
-        elif dt.is_integer():
+        if dt.is_integer():
             as_int = s.cast(pl.Int64, strict=False)  # a uint64 may pass 2**63 (a seed)
-            out.append(
-                (
-                    path,
-                    (as_int if as_int.null_count() == s.null_count() else s.cast(pl.Float64)).alias(
-                        name
-                    ),
-                )
-            )
-        elif dt.is_float():
-            out.append((path, s.cast(pl.Float64).alias(name)))
-        elif dt == pl.String:
+            exact = as_int.null_count() == s.null_count()
+            return [(path, (as_int if exact else s.cast(pl.Float64)).alias(name))]
+        if dt.is_float():
+            return [(path, s.cast(pl.Float64).alias(name))]
+        if dt == pl.String:
             # Text is not a number, however it reads ("3", "1e3"); only Trackio's
             # "NaN"/"Infinity"/"-Infinity" strings are (older exports kept some).
             # Under a plain name: polars runs these as pl.col(<name>), and a metric
             # called "^a$" would be a regex (IndexError, found by the read-side fuzz).
             v = s.alias("v")
             if v.is_in(list(_decode.NONFINITE)).any():
-                out.append(
-                    (
-                        path,
-                        v.replace_strict(
-                            _decode.NONFINITE, default=None, return_dtype=pl.Float64
-                        ).alias(name),
-                    )
-                )
+                typed = v.replace_strict(_decode.NONFINITE, default=None, return_dtype=pl.Float64)
+                return [(path, typed.alias(name))]
+        return []
 
-    for col in columns:
-        visit((col.name,), col)
-    return _decode.leaf_frame(out)
+    return _decode.numeric_leaves(((c.name, c) for c in columns), leaf)
