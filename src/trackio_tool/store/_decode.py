@@ -88,7 +88,8 @@ def loads(raw: bytes | str | None) -> Any:
         raise ValueError("payload nested too deeply") from exc
 
 
-# Payloads that cannot be read (not JSON, not UTF-8, a number polars cannot hold).
+# Payloads that cannot be read (not JSON, not UTF-8, a number polars cannot hold,
+# not an object).
 # Trackio never writes one, but a damaged or hand-edited file may hold some: they
 # are read as empty (the row still counts), and plot says how many it met.
 _invalid = [0]
@@ -444,6 +445,14 @@ def decode_payloads(text: pl.Series) -> pl.DataFrame:
     such as ``1e999``) is read as null and counted (``invalid_payloads``).
     """
     text = payload_text(text)  # once: bytes that are not UTF-8 are counted here
+    # A payload that is not a JSON object (plain text, [1, 2], "x", null) holds no
+    # metrics: read as empty, and counted with the payloads that cannot be read.
+    odd = (text.str.strip_chars_start().str.starts_with("{").not_() & text.is_not_null()).fill_null(
+        False
+    )
+    if odd.any():
+        _count_invalid(int(odd.sum()))
+        text = text.scatter(odd.arg_true(), None)
     try:
         return _decode_payloads(text)
     except (pl.exceptions.PolarsError, ValueError):

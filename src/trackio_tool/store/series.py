@@ -524,8 +524,9 @@ def collect(
     notes: list[str] = []
     if unreadable := invalid_payloads() - unreadable:
         notes.append(
-            f"{unreadable:,} rows of {table} hold a payload that cannot be read (not JSON, not"
-            " UTF-8, or a number out of range such as 1e999; trackio never writes one): they have no points"
+            f"{unreadable:,} rows of {table} hold a payload that cannot be read (not a JSON"
+            " object, not UTF-8, or a number out of range such as 1e999; trackio never writes"
+            " one): they have no points"
         )
     mode = x
     if (
