@@ -211,6 +211,22 @@ def test_missing_trackio_dir(cli: Any, tmp_path: Path, monkeypatch: pytest.Monke
     _one_clean_line(cli("analyze"), "does not exist")
 
 
+def test_trackio_dir_that_is_a_file(
+    cli: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / "file").write_text("x")
+    monkeypatch.setenv("TRACKIO_DIR", str(tmp_path / "file"))
+    _one_clean_line(cli("analyze"), "Trackio directory", "is not a folder")
+
+
+@pytest.mark.parametrize(
+    ("spec", "fixed"),
+    [("hf:/org/ds/p.db", "hf://org/ds/p.db"), ("ssh:host/p.db", "ssh://host/p.db")],
+)
+def test_url_with_a_slash_missing_says_so(cli: Any, spec: str, fixed: str) -> None:
+    _one_clean_line(cli("analyze", spec), f"a URL takes two slashes: {fixed}")
+
+
 def test_debug_env_shows_traceback(tmp_path: Path) -> None:
     bad = _make_text(tmp_path)
     env = {**os.environ, "TRACKIO_TOOL_DEBUG": "1"}

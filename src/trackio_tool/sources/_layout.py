@@ -110,8 +110,9 @@ def resolve_sources(specs: Sequence[str], *, trackio_dir: Path | None = None) ->
     tdir = trackio_dir or default_trackio_dir()
     if not specs:
         if not tdir.is_dir():
+            state = "is not a folder" if os.path.lexists(tdir) else "does not exist"
             raise SourceNotFoundError(
-                f"no SOURCE given and the Trackio directory {tdir} does not exist;"
+                f"no SOURCE given and the Trackio directory {tdir} {state};"
                 " pass a .db/.parquet file, a folder, or set TRACKIO_DIR"
             )
         return _resolve_path(str(tdir), _local_fs(), source=str(tdir), url_prefix="")
@@ -151,7 +152,13 @@ def _resolve_one(spec: str, tdir: Path) -> list[ProjectFiles]:
             f"no such file or project: {spec!r} (looked for {tdir}/{canonical_project_name(spec)}.db)"
             + (f"; did you mean {hint}?" if hint else "")
         )
-    raise SourceNotFoundError(f"no such file or directory: {spec}")
+    hint = ""
+    if m := _ONE_SLASH_URL.match(spec):  # hf:/org/x: a URL with a slash missing
+        hint = f" (a URL takes two slashes: {m.group(1)}://{spec[m.end() :]})"
+    raise SourceNotFoundError(f"no such file or directory: {spec}{hint}")
+
+
+_ONE_SLASH_URL = re.compile(r"^(hf|ssh|modal|s3|gs|gcs|az|abfs|https?|file):/?(?!/)")
 
 
 def _close(word: str, choices: Sequence[str]) -> str:
