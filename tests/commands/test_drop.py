@@ -175,26 +175,49 @@ def test_confirmation_refused_keeps_everything(fixture_copy: Callable[[str], Pat
     assert tree_digest(d) == before
 
 
-def test_prompts_on_a_terminal(fixture_copy: Callable[[str], Path]) -> None:
-    d = fixture_copy("trackio-0.43.0")
-    before = tree_digest(d)
+def _drop_on_a_terminal(d: Path, answer: bytes, *args: str) -> tuple[int, bytes, str]:
+    """Run drop with stdin a terminal (stdout and stderr piped), answering the question."""
     master, slave = pty.openpty()
     env = {k: v for k, v in os.environ.items() if k != "TRACKIO_TOOL_DEBUG"}
     proc = subprocess.Popen(
-        [sys.executable, "-m", "trackio_tool", "drop", str(d / "toyproj.db"), "--run", "alpha"],
+        [sys.executable, "-m", "trackio_tool", "drop", str(d / "toyproj.db"), *args],
         stdin=slave,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         env=env,
     )
     os.close(slave)
-    os.write(master, b"n\n")
-    _, err = proc.communicate(timeout=60)
+    os.write(master, answer)
+    out, err = proc.communicate(timeout=60)
     os.close(master)
-    assert proc.returncode == 1, err
-    assert "Delete 1 run(s) from" in err.decode()
-    assert "error: cancelled; nothing was deleted" in err.decode()
+    return proc.returncode, out, err.decode()
+
+
+def test_prompts_on_a_terminal(fixture_copy: Callable[[str], Path]) -> None:
+    """The plan shown before the question said "Dropped 1 run", then the answer "n" said
+    nothing was deleted: it is worded as --dry-run words it, and goes to stderr."""
+    d = fixture_copy("trackio-0.43.0")
+    before = tree_digest(d)
+    code, out, err = _drop_on_a_terminal(d, b"n\n", "--run", "alpha")
+    assert code == 1, err
+    assert err.startswith(f"Would drop 1 run from {d / 'toyproj.db'}\n"), err
+    assert "Dropped" not in err
+    assert "Delete 1 run(s) from" in err
+    assert "error: cancelled; nothing was deleted" in err
+    assert out == b""
     assert tree_digest(d) == before
+
+
+def test_json_stays_pure_when_asked_on_a_terminal(fixture_copy: Callable[[str], Path]) -> None:
+    """With --json, stdout redirected and stdin a terminal, the plan's table (and the
+    prompt's last character) landed on stdout before the JSON."""
+    d = fixture_copy("trackio-0.43.0")
+    code, out, err = _drop_on_a_terminal(d, b"y\n", "--run", "gamma", "--json")
+    assert code == 0, err
+    assert out.startswith(b"{")
+    assert [r["name"] for r in json.loads(out)["runs"]] == ["gamma"]
+    assert err.startswith("Would drop 1 run from")
+    assert _counts(d / "toyproj.db", "run_id", GAMMA)["metrics"] == 0
 
 
 def test_media_that_cannot_be_removed_changes_nothing(

@@ -41,19 +41,28 @@ def drop(
 
     Example: trackio-tool drop ~/.cache/huggingface/trackio/toyproj.db --run beta --dry-run
     """
-    from trackio_tool.commands.merge import render
+    from trackio_tool.commands.merge import preview, render
     from trackio_tool.errors import TrackioToolError
     from trackio_tool.store.write import drop as drop_runs
 
     def confirm(plan: Any) -> bool:
         if yes or not sys.stdin.isatty():
             return True
-        render(plan, quiet=quiet)
-        return typer.confirm(
-            f"Delete {len(plan.runs)} run(s) from {plan.target}?", default=False, err=True
-        )
+        preview(plan)  # not render(): nothing is dropped yet
+        return _ask(f"Delete {len(plan.runs)} run(s) from {plan.target}?")
 
     result = drop_runs(target, runs=run or [], media=media, dry_run=dry_run, confirm=confirm)
     if result.cancelled:
         raise TrackioToolError("cancelled; nothing was deleted")
     render(result, json_=json_, quiet=quiet)
+
+
+def _ask(question: str) -> bool:
+    """A yes/no question on stderr; anything but y/yes (or end of input) is no.
+
+    Not typer.confirm: it echoes the prompt's last character on stdout, which must
+    hold only the result (pure JSON with --json).
+    """
+    sys.stderr.write(f"{question} [y/N]: ")
+    sys.stderr.flush()
+    return sys.stdin.readline().strip().lower() in ("y", "yes")

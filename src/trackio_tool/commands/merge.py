@@ -84,35 +84,46 @@ def render(result: Any, *, json_: bool = False, quiet: bool = False) -> None:
     if json_:
         _output.print_json(result.to_json())
     else:
-        console = _output.out()
-        if result.action == "rename":
-            run = result.runs[0]
-            ident = f" ({run.run_id[:8]})" if run.run_id else ""
-            rows = ", ".join(f"{n:,} {t}" for t, n in run.rows.items() if n)
-            console.print(
-                f"Renamed run {run.name!r}{ident} to {result.new_name!r} in {result.target}:"
-                f" {rows or 'no'} rows, {run.media_files} media files moved",
-                markup=False,
-                highlight=False,
-                soft_wrap=True,
-            )
-        else:
-            verb = _VERBS[(result.action, result.dry_run)]
-            head = f"{verb} {_runs(len(result.runs))}"
-            if result.action == "merge":
-                head += f" from {result.source} into {result.target}"
-                if result.created:
-                    head += " (a new database with Trackio 0.43's schema)"
-            else:
-                head += f" from {result.target}"
-            console.print(head, markup=False, highlight=False, soft_wrap=True)
-            console.print(_table(result))
+        _print_runs(result, _output.out(), dry_run=result.dry_run)
     notes = [f"note: {n}" for n in result.notes]
     if result.dry_run:
         notes.append("dry run: nothing was written")
     if not quiet:
         for line in notes:
             _output.err().print(line, markup=False, highlight=False, soft_wrap=True)
+
+
+def preview(plan: Any) -> None:
+    """A plan shown before a confirmation question: worded as a dry run, and on stderr
+    with the question, so stdout holds only the result (pure JSON with --json)."""
+    from trackio_tool.commands import _output
+
+    _print_runs(plan, _output.err(), dry_run=True)
+
+
+def _print_runs(result: Any, console: Any, *, dry_run: bool) -> None:
+    if result.action == "rename":
+        run = result.runs[0]
+        ident = f" ({run.run_id[:8]})" if run.run_id else ""
+        rows = ", ".join(f"{n:,} {t}" for t, n in run.rows.items() if n)
+        console.print(
+            f"Renamed run {run.name!r}{ident} to {result.new_name!r} in {result.target}:"
+            f" {rows or 'no'} rows, {run.media_files} media files moved",
+            markup=False,
+            highlight=False,
+            soft_wrap=True,
+        )
+    else:
+        verb = _VERBS[(result.action, dry_run)]
+        head = f"{verb} {_runs(len(result.runs))}"
+        if result.action == "merge":
+            head += f" from {result.source} into {result.target}"
+            if result.created:
+                head += " (a new database with Trackio 0.43's schema)"
+        else:
+            head += f" from {result.target}"
+        console.print(head, markup=False, highlight=False, soft_wrap=True)
+        console.print(_table(result))
 
 
 def _table(result: Any) -> Any:
