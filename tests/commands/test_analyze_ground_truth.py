@@ -152,6 +152,28 @@ def test_unknown_run_names_close_matches(cli: Any) -> None:
     assert "'gamma'" in result.stderr
 
 
+def test_a_run_in_one_of_several_projects(cli: Any) -> None:
+    """Over a Trackio directory, --run alpha failed as soon as one project lacked alpha
+    (plot took it): a selector is refused only when no project has it, and projects
+    where nothing is selected are left out, as in plot."""
+    folder = FIXTURES / "trackio-0.43.0"
+    for args, env in (((str(folder),), None), ((), {"TRACKIO_DIR": str(folder)})):
+        result = cli("analyze", *args, "--run", "alpha,edge-run", "--json", env=env)
+        assert result.exit_code == 0, result.stderr
+        data = json.loads(result.stdout)
+        assert [(p["project"], [r["name"] for r in p["runs"]]) for p in data["projects"]] == [
+            ("toyproj", ["alpha"]),
+            ("toyproj-edge", ["edge-run"]),
+        ]
+    data = _analyze(cli, str(folder), "--run", "alpha")
+    assert [p["project"] for p in data["projects"]] == ["toyproj"]
+    result = cli("analyze", str(folder), "--run", "alpha,alpah")
+    assert (result.exit_code, result.stdout) == (1, "")
+    assert result.stderr == (
+        "error: no run 'alpah' in 2 projects (toyproj, toyproj-edge); closest: 'alpha', 'gamma'\n"
+    )
+
+
 def test_human_output(cli: Any) -> None:
     result = cli("analyze", str(FIXTURES / "trackio-0.43.0" / "toyproj.db"))
     assert result.exit_code == 0

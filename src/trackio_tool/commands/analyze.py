@@ -42,13 +42,24 @@ def analyze(
     _progress.enable(quiet or json_)
     from trackio_tool.sources import resolve_sources
     from trackio_tool.store import open_project, summarize
-    from trackio_tool.store.select import split_selectors
+    from trackio_tool.store.select import Spread, split_selectors
 
     selectors = split_selectors(run)
+    projects = resolve_sources(specs)
+    # Over several projects a run need be in one only (as plot takes it); projects
+    # where nothing is selected are left out.
+    spread = Spread(selectors) if selectors and len(projects) > 1 else None
     summaries = []
-    for files in resolve_sources(specs):
+    for files in projects:
         with open_project(files, refresh=refresh, quiet=quiet or json_) as project:
-            summaries.append(summarize(project, runs=selectors, media=media, with_config=not json_))
+            wanted = selectors
+            if spread is not None:
+                wanted = spread.pick(project.run_index(), project.name)
+                if not wanted:
+                    continue
+            summaries.append(summarize(project, runs=wanted, media=media, with_config=not json_))
+    if spread is not None:
+        spread.check()
     if json_:
         _output.print_json({"projects": [s.to_json() for s in summaries]})
         return

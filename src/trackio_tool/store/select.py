@@ -100,3 +100,38 @@ def select_runs(
             )
         chosen.update(hit.get_column("run_key").to_list())
     return [k for k in dict.fromkeys(index.get_column("run_key").to_list()) if k in chosen]
+
+
+class Spread:
+    """``--run`` over several projects read one by one (analyze), as plot takes it: a
+    selector must name a run in some project, not in each.
+
+    ``pick`` gives each project the selectors (or their comma-separated parts) that
+    name its runs; ``check`` then refuses one that named a run nowhere.
+    """
+
+    def __init__(self, selectors: Sequence[str]) -> None:
+        self.selectors = list(selectors)
+        self.found: set[str] = set()
+        self.names: list[str] = []
+        self.projects: list[str] = []
+
+    def pick(self, index: pl.DataFrame, project: str) -> list[str]:
+        self.projects.append(project)
+        self.names.extend(index.get_column("run_name").to_list())
+        picked: list[str] = []
+        for sel in self.selectors:
+            for part in expand(sel, lambda v: bool(match(index, v).height)):
+                if match(index, part).height:
+                    picked.append(part)
+                    self.found.add(part)
+        return picked
+
+    def check(self) -> None:
+        where = f"{len(self.projects)} projects ({', '.join(self.projects)})"
+        for sel in self.selectors:
+            # Named whole somewhere ("a,b" is a run), else every part must be.
+            parts = [] if sel in self.found or "," not in sel else split_commas([sel])
+            for part in parts or [sel]:
+                if part not in self.found:
+                    raise not_found(part, self.names, where)
