@@ -6,11 +6,13 @@ import os
 import re
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-from tests.conftest import FIXTURES, REPO
+from tests.conftest import FIXTURES, REPO, tree_digest
 
 TOOL = str(Path(sys.executable).with_name("trackio-tool"))
 DB = str(FIXTURES / "trackio-0.43.0" / "toyproj.db")
@@ -161,3 +163,31 @@ def test_network_library_errors_are_one_line() -> None:
         " connection without sending complete message body); try again"
     )
     assert _network_failure(ValueError("x")) is None
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("analyze", "{db}", "--run", ","),
+        ("plot", "{db}", "-o", "{out}", "--run", ""),
+        ("plot", "{db}", "-o", "{out}", "--metric", " , "),
+        ("merge", "--from", "{db}", "--into", "{out}.db", "--run", ""),
+        ("drop", "{db}", "--run", ","),
+        ("drop", "{db}", "--run", "alpha", "--run", "", "--yes"),
+        ("rename", "{db}", "--run", "", "--to", "x"),
+    ],
+    ids=lambda a: " ".join(a).replace("{db}", "DB").replace("{out}", "OUT"),
+)
+def test_an_empty_selector_is_a_usage_error(
+    cli: Callable[..., Any], fixture_copy: Callable[[str], Path], args: tuple[str, ...]
+) -> None:
+    """`-r "$UNSET"` merged every run, `-r ,` analysed none (exit 0) and made plot say
+    the project "has no runs": an empty value can only be a mistake."""
+    d = fixture_copy("trackio-0.43.0")
+    before = tree_digest(d.parent)
+    out = str(d.parent / "out")
+    r = cli(*(a.format(db=d / "toyproj.db", out=out) for a in args))
+    assert (r.exit_code, r.stdout) == (2, ""), r.stderr
+    option = "--metric" if "--metric" in args else "--run"
+    assert re.fullmatch(rf"error: {option} '[ ,]*' is empty: give a [a-z ]+\n", r.stderr)
+    assert tree_digest(d.parent) == before

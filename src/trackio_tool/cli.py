@@ -67,8 +67,8 @@ _register_optional_commands()
 
 
 def main() -> None:
-    """Console-script entry point: known errors -> one line on stderr, exit 1."""
-    from trackio_tool.errors import StoreError, TrackioToolError
+    """Console-script entry point: known errors -> one line on stderr, exit 1 (usage: 2)."""
+    from trackio_tool.errors import StoreError, TrackioToolError, UsageError
 
     debug = bool(os.environ.get(DEBUG_ENV))
     if sys.stdout is None:  # started with stdout closed: the output goes nowhere
@@ -84,7 +84,7 @@ def main() -> None:
             cache.discard(str(exc))  # a damaged download is fetched again next time
         if debug:
             raise
-        _fail(str(exc))
+        _fail(str(exc), code=2 if isinstance(exc, UsageError) else 1)
     except KeyboardInterrupt:
         _interrupted()
     except SystemExit as exc:
@@ -156,8 +156,8 @@ def _interrupted() -> None:
     sys.exit(130)
 
 
-def _fail(message: str) -> None:
+def _fail(message: str, code: int = 1) -> None:
     first = message.strip().splitlines()[0] if message.strip() else "failed"
     sys.stderr.write(f"error: {first}\n")
     sys.stderr.flush()
-    sys.exit(1)
+    sys.exit(code)

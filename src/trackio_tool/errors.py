@@ -1,9 +1,9 @@
 """Every error the tool knows how to explain in one line.
 
 The CLI's single error boundary (``cli.main``) prints ``str(error)`` of any
-``TrackioToolError`` on stderr and exits 1, so messages must be complete,
-actionable sentences. Builtins are mixed in where callers may reasonably catch
-them (e.g. ``FileNotFoundError``), as huggingface_hub's errors do.
+``TrackioToolError`` on stderr and exits 1 (2 for a ``UsageError``), so messages
+must be complete, actionable sentences. Builtins are mixed in where callers may
+reasonably catch them (e.g. ``FileNotFoundError``), as huggingface_hub's errors do.
 """
 
 from __future__ import annotations
@@ -11,6 +11,11 @@ from __future__ import annotations
 
 class TrackioToolError(Exception):
     """Root of every error the CLI reports without a traceback."""
+
+
+class UsageError(TrackioToolError, ValueError):
+    """An option's value cannot mean anything: one line too, but exit 2 like Typer's
+    own usage errors."""
 
 
 class SourceError(TrackioToolError):

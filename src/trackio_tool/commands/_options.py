@@ -60,6 +60,18 @@ def complete_run(ctx: typer.Context, incomplete: str) -> list[tuple[str, str]]:
     return list(results.items())
 
 
+def no_empty_values(param: typer.CallbackParam, value: list[str] | None) -> list[str] | None:
+    """Refuse ``--run ''`` or ``--run ,`` (an unset variable, ``-r "$RUNS"``): it meant
+    every run to merge and none to analyze, where it can only be a mistake."""
+    from trackio_tool.errors import UsageError
+
+    for v in value or ():
+        if not v.replace(",", "").strip():
+            what = "metric name or glob" if param.name == "metric" else "run name or id"
+            raise UsageError(f"{param.opts[0]} {v!r} is empty: give a {what}")
+    return value
+
+
 RunOpt = Annotated[
     Optional[list[str]],  # noqa: UP045 - Typer needs Optional on 3.10
     typer.Option(
@@ -68,6 +80,7 @@ RunOpt = Annotated[
         help="Run name or id; repeat it or separate with commas (a name that itself holds"
         " commas is matched whole; default: every run).",
         autocompletion=complete_run,
+        callback=no_empty_values,
         show_default=False,
     ),
 ]

@@ -7,7 +7,14 @@ from typing import Annotated, Any, Optional
 
 import typer
 
-from trackio_tool.commands._options import DryRunOpt, JsonOpt, MediaOpt, QuietOpt, complete_run
+from trackio_tool.commands._options import (
+    DryRunOpt,
+    JsonOpt,
+    MediaOpt,
+    QuietOpt,
+    complete_run,
+    no_empty_values,
+)
 
 RunsOpt = Annotated[
     Optional[list[str]],  # noqa: UP045 - Typer needs Optional on 3.10
@@ -16,6 +23,7 @@ RunsOpt = Annotated[
         "-r",
         help="Runs to delete, by name or id; repeat it or separate with commas (required).",
         autocompletion=complete_run,
+        callback=no_empty_values,
         show_default=False,
     ),
 ]

@@ -9,7 +9,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from trackio_tool.commands._options import QuietOpt, RefreshOpt, RunOpt
+from trackio_tool.commands._options import QuietOpt, RefreshOpt, RunOpt, no_empty_values
 
 
 class XAxis(str, Enum):
@@ -44,6 +44,7 @@ MetricOpt = Annotated[
         help="Metrics to plot, as globs ('train/*', '*loss'); repeat it or separate with"
         " commas (default: every numeric metric).",
         show_default=False,
+        callback=no_empty_values,
     ),
 ]
 XOpt = Annotated[

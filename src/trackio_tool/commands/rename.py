@@ -6,7 +6,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from trackio_tool.commands._options import JsonOpt, QuietOpt, complete_run
+from trackio_tool.commands._options import JsonOpt, QuietOpt, complete_run, no_empty_values
 
 RunsOpt = Annotated[
     Optional[list[str]],  # noqa: UP045 - Typer needs Optional on 3.10
@@ -15,6 +15,7 @@ RunsOpt = Annotated[
         "-r",
         help="The run to rename, by name or id.",
         autocompletion=complete_run,
+        callback=no_empty_values,
         show_default=False,
     ),
 ]
