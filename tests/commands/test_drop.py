@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import pty
+import re
 import sqlite3
 import subprocess
 import sys
@@ -155,7 +156,12 @@ def test_bad_input(
 ) -> None:
     d = fixture_copy("trackio-0.43.0")
     before = tree_digest(d)
-    _one_clean_line(cli("drop", str(d / "toyproj.db")), "--run")
+    # A missing --run is a usage error (exit 2, as for rename's --to), not exit 1.
+    r = cli("drop", str(d / "toyproj.db"))
+    assert (r.exit_code, r.stdout) == (2, ""), r.stderr
+    assert "Missing option '--run'" in r.stderr
+    help_ = cli("drop", "--help").stdout
+    assert re.search(r"\*\s+--run\s[^*]*?\[required\]", help_), help_
     _one_clean_line(cli("drop", str(d / "toyproj.db"), "--run", "nope"), "no run 'nope'")
     _one_clean_line(cli("drop", str(tmp_path / "missing.db"), "--run", "a"), "missing.db")
     (tmp_path / "notes.db").write_text("x")

@@ -115,6 +115,9 @@ def test_rename_refusals(cli: Callable[..., Any], fixture_copy: Callable[[str], 
     _one_clean_line(cli("rename", str(db), "--run", "gamma", "--to", "x" * 300), "(300 bytes)")
     _one_clean_line(cli("rename", str(db), "--run", "gamma,alpha", "--to", "x"), "exactly one")
     _one_clean_line(cli("rename", str(db), "--run", "nope", "--to", "x"), "no run 'nope'")
+    r = cli("rename", str(db), "--to", "x")  # a usage error, as a missing --to is
+    assert (r.exit_code, r.stdout) == (2, ""), r.stderr
+    assert "Missing option '--run'" in r.stderr
     assert tree_digest(d) == before
     r = cli("rename", str(db), "--run", BETA_2, "--to", "beta-resumed")
     assert r.exit_code == 0, r.stderr

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import sys
-from typing import Annotated, Any, Optional
+from typing import Annotated, Any
 
 import typer
 
@@ -17,11 +17,11 @@ from trackio_tool.commands._options import (
 )
 
 RunsOpt = Annotated[
-    Optional[list[str]],  # noqa: UP045 - Typer needs Optional on 3.10
+    list[str],  # no default: Typer refuses a missing --run as a usage error (exit 2)
     typer.Option(
         "--run",
         "-r",
-        help="Runs to delete, by name or id; repeat it or separate with commas (required).",
+        help="Runs to delete, by name or id; repeat it or separate with commas.",
         autocompletion=complete_run,
         callback=no_empty_values,
         show_default=False,
@@ -35,7 +35,7 @@ YesOpt = Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confir
 
 def drop(
     target: TargetArg,
-    run: RunsOpt = None,
+    run: RunsOpt,
     media: MediaOpt = True,
     dry_run: DryRunOpt = False,
     yes: YesOpt = False,
@@ -59,7 +59,7 @@ def drop(
         preview(plan)  # not render(): nothing is dropped yet
         return _ask(f"Delete {len(plan.runs)} run(s) from {plan.target}?")
 
-    result = drop_runs(target, runs=run or [], media=media, dry_run=dry_run, confirm=confirm)
+    result = drop_runs(target, runs=run, media=media, dry_run=dry_run, confirm=confirm)
     if result.cancelled:
         raise TrackioToolError("cancelled; nothing was deleted")
     render(result, json_=json_, quiet=quiet)

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 
 from trackio_tool.commands._options import JsonOpt, QuietOpt, complete_run, no_empty_values
 
 RunsOpt = Annotated[
-    Optional[list[str]],  # noqa: UP045 - Typer needs Optional on 3.10
+    list[str],  # no default: Typer refuses a missing --run as a usage error (exit 2)
     typer.Option(
         "--run",
         "-r",
@@ -28,7 +28,7 @@ ToOpt = Annotated[str, typer.Option("--to", help="The new run name.", show_defau
 def rename(
     target: TargetArg,
     to: ToOpt,
-    run: RunsOpt = None,
+    run: RunsOpt,
     json_: JsonOpt = False,
     quiet: QuietOpt = False,
 ) -> None:
@@ -41,5 +41,5 @@ def rename(
     from trackio_tool.commands.merge import render
     from trackio_tool.store.write import rename as rename_run
 
-    result = rename_run(target, run=run or [], to=to)
+    result = rename_run(target, run=run, to=to)
     render(result, json_=json_, quiet=quiet)
