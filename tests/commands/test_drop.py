@@ -329,3 +329,25 @@ def test_a_file_upgraded_by_trackio_while_drop_waits_is_left_alone(
     con = sqlite3.connect(db)
     assert con.execute("SELECT COUNT(*) FROM metrics WHERE run_name = 'gamma'").fetchone()[0] > 0
     con.close()
+
+
+def test_the_help_example_works_on_the_bundled_example(
+    cli: Callable[..., Any], tmp_path: Path
+) -> None:
+    """drop --help showed `--run beta`, which the bundled example refuses (two runs
+    are named beta there): the example is run on a copy of it."""
+    import shlex
+    import shutil
+
+    from tests.conftest import REPO
+
+    d = tmp_path / "example"
+    shutil.copytree(REPO / "examples" / "trackio-0.43.0", d)
+    help_ = " ".join(cli("drop", "--help").stdout.split())
+    line = help_.split("Example: trackio-tool ", 1)[1].split(" --dry-run", 1)[0] + " --dry-run"
+    args = shlex.split(line.replace("~/.cache/huggingface/trackio", str(d)))
+    before = tree_digest(d)
+    r = cli(*args)
+    assert r.exit_code == 0, (args, r.stderr)
+    assert r.stdout.startswith(f"Would drop 1 run from {d / 'toyproj.db'}\n")
+    assert tree_digest(d) == before

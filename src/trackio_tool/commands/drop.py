@@ -47,7 +47,7 @@ def drop(
     A bare name that several runs share is refused: select one by its id.
     Asks for confirmation on a terminal unless --yes.
 
-    Example: trackio-tool drop ~/.cache/huggingface/trackio/toyproj.db --run beta --dry-run
+    Example: trackio-tool drop ~/.cache/huggingface/trackio/toyproj.db --run 6afb4a00 --dry-run
     """
     from trackio_tool.commands.merge import preview, render
     from trackio_tool.errors import TrackioToolError
