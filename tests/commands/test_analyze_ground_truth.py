@@ -174,6 +174,12 @@ def test_a_run_in_one_of_several_projects(cli: Any) -> None:
     )
 
 
+def test_one_run_is_said_in_the_singular(cli: Any) -> None:
+    result = cli("analyze", str(FIXTURES / "trackio-0.43.0" / "toyproj.db"), "-r", "alpha")
+    assert result.exit_code == 0, result.stderr
+    assert "\n100 rows, 1 run, 8 metrics: " in result.stdout  # not "1 runs"
+
+
 def test_human_output(cli: Any) -> None:
     result = cli("analyze", str(FIXTURES / "trackio-0.43.0" / "toyproj.db"))
     assert result.exit_code == 0

@@ -386,6 +386,16 @@ def test_html_end_to_end(
     assert oct(out.stat().st_mode & 0o777) != oct(0o600)  # a normal file, not mkstemp's 0600
 
 
+def test_one_chart_of_one_run_is_said_in_the_singular(
+    cli: Callable[..., Any], tmp_path: Path
+) -> None:
+    out = tmp_path / "one.html"
+    db = FIXTURES / "trackio-0.43.0" / "toyproj.db"
+    r = cli("plot", str(db), "-r", "alpha", "-m", "loss", "-o", str(out))
+    assert r.exit_code == 0, r.stderr
+    assert f"wrote {out}: 1 chart, 1 run, " in r.stderr  # not "1 charts, 1 runs"
+
+
 def _one_clean_line(result: Any, *needles: str) -> None:
     assert result.exit_code == 1, (result.exit_code, result.stdout, result.stderr)
     assert result.stdout == ""

@@ -40,8 +40,8 @@ def test_rename_everywhere(cli: Callable[..., Any], fixture_copy: Callable[[str]
     r = cli("rename", str(db), "--run", "gamma", "--to", "delta")
     assert r.exit_code == 0, r.stderr
     assert r.stdout == (
-        f"Renamed run 'gamma' (72fff155) to 'delta' in {db}: 120 metrics, 1 configs,"
-        " 3 system_metrics, 1 alerts, 1 traces rows, 4 media files moved\n"
+        f"Renamed run 'gamma' (72fff155) to 'delta' in {db}: 126 rows (metrics 120, configs 1,"
+        " system_metrics 3, alerts 1, traces 1), 4 media files moved\n"
     )
     for t in TABLES:
         assert _rows(db, f"SELECT DISTINCT run_name FROM {t} WHERE run_id = ?", GAMMA) == [
@@ -70,7 +70,7 @@ def test_rename_legacy_paths_with_media_prefix(
     db = d / "toyproj.db"
     r = cli("rename", str(db), "--run", "gamma", "--to", "delta")
     assert r.exit_code == 0, r.stderr
-    assert r.stdout.endswith(": 120 metrics rows, 4 media files moved\n")
+    assert r.stdout.endswith(": 120 rows (metrics 120), 4 media files moved\n")
     paths = _paths(db)
     assert all(p.startswith("media/toyproj/delta/0/") for p in paths)
     assert all((d / p).is_file() for p in paths)

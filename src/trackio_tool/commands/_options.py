@@ -8,6 +8,7 @@ from typing import Annotated, Optional
 
 import typer
 
+from trackio_tool.commands._output import plural
 from trackio_tool.store._sqlite_ro import read_only
 
 
@@ -56,7 +57,7 @@ def complete_run(ctx: typer.Context, incomplete: str) -> list[tuple[str, str]]:
         except sqlite3.Error:
             continue
         for name, n in rows:
-            results.setdefault(str(name), f"run in {path.stem} ({n} rows)")
+            results.setdefault(str(name), f"run in {path.stem} ({plural(n, 'row')})")
     return list(results.items())
 
 

@@ -32,6 +32,11 @@ def err() -> Console:
     return _stderr
 
 
+def plural(n: int, word: str) -> str:
+    """``1 run``, ``2 runs``, ``1,234 rows``: never "1 runs"."""
+    return f"{n:,} {word}" + ("" if n == 1 else "s")
+
+
 def note(message: str, *, quiet: bool = False) -> None:
     """A hint or warning for humans: stderr, never mixed into data."""
     if not quiet:

@@ -103,7 +103,7 @@ def render(summary: Any) -> None:
     from rich.table import Table
     from rich.text import Text
 
-    from trackio_tool.commands._output import out
+    from trackio_tool.commands._output import out, plural
 
     console = out()
     dup = summary.duplicate_names
@@ -114,8 +114,8 @@ def render(summary: Any) -> None:
         f"  [dim]({summary.kind}: {escape(summary.source)})[/dim]"
     )
     console.print(
-        f"{summary.total_rows:,} rows, {len(summary.runs)} runs, {len(summary.metrics)} metrics: "
-        + (", ".join(summary.metrics) or "-"),
+        f"{plural(summary.total_rows, 'row')}, {plural(len(summary.runs), 'run')},"
+        f" {plural(len(summary.metrics), 'metric')}: " + (", ".join(summary.metrics) or "-"),
         markup=False,
     )
     table = Table(header_style="bold", box=None, pad_edge=False, padding=(0, 1, 0, 0))

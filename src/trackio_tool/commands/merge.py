@@ -73,10 +73,6 @@ _VERBS = {
 }
 
 
-def _runs(n: int) -> str:
-    return f"{n} run" + ("" if n == 1 else "s")
-
-
 def render(result: Any, *, json_: bool = False, quiet: bool = False) -> None:
     """Print a write result: a run table on stdout, notes on stderr."""
     from trackio_tool.commands import _output
@@ -102,20 +98,25 @@ def preview(plan: Any) -> None:
 
 
 def _print_runs(result: Any, console: Any, *, dry_run: bool) -> None:
+    from trackio_tool.commands._output import plural
+
     if result.action == "rename":
         run = result.runs[0]
         ident = f" ({run.run_id[:8]})" if run.run_id else ""
-        rows = ", ".join(f"{n:,} {t}" for t, n in run.rows.items() if n)
+        # "126 rows (metrics 120, configs 1, ...)": a table name is not a plural.
+        tables = ", ".join(f"{t} {n:,}" for t, n in run.rows.items() if n)
         console.print(
             f"Renamed run {run.name!r}{ident} to {result.new_name!r} in {result.target}:"
-            f" {rows or 'no'} rows, {run.media_files} media files moved",
+            f" {plural(sum(run.rows.values()), 'row')}"
+            + (f" ({tables})" if tables else "")
+            + f", {plural(run.media_files, 'media file')} moved",
             markup=False,
             highlight=False,
             soft_wrap=True,
         )
     else:
         verb = _VERBS[(result.action, dry_run)]
-        head = f"{verb} {_runs(len(result.runs))}"
+        head = f"{verb} {plural(len(result.runs), 'run')}"
         if result.action == "merge":
             head += f" from {result.source} into {result.target}"
             if result.created:

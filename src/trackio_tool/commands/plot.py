@@ -138,7 +138,8 @@ def plot(
         _output.note(f"note: {message}", quiet=quiet)
     for page in pages:
         _output.note(
-            f"wrote {page.path}: {page.charts} charts, {len(data.runs)} runs,"
+            f"wrote {page.path}: {_output.plural(page.charts, 'chart')},"
+            f" {_output.plural(len(data.runs), 'run')},"
             f" {page.width}x{page.height} px",
             quiet=quiet,
         )
