@@ -351,3 +351,27 @@ def test_the_help_example_works_on_the_bundled_example(
     assert r.exit_code == 0, (args, r.stderr)
     assert r.stdout.startswith(f"Would drop 1 run from {d / 'toyproj.db'}\n")
     assert tree_digest(d) == before
+
+
+def test_piped_output_does_not_split_run_names(fixture_copy: Callable[[str], Path]) -> None:
+    """Piped, rich wrapped the table at 80 columns and split 'edge-run' into 'edge-' and
+    'run' on two lines; COLUMNS, when set, is still honoured."""
+    d = fixture_copy("trackio-0.43.0")
+    env = {k: v for k, v in os.environ.items() if k not in ("COLUMNS", "TRACKIO_TOOL_DEBUG")}
+    cmd = [sys.executable, "-m", "trackio_tool", "drop", str(d / "toyproj-edge.db")]
+    proc = subprocess.run([*cmd, "-r", "edge-run", "-n"], capture_output=True, text=True, env=env)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.splitlines()[2].split() == [
+        "edge-run",
+        "66f252ea",
+        "5",
+        "1",
+        "0",
+        "0",
+        "0",
+        "0",
+    ]
+    proc = subprocess.run(
+        [*cmd, "-r", "edge-run", "-n"], capture_output=True, text=True, env={**env, "COLUMNS": "60"}
+    )
+    assert max(len(line) for line in proc.stdout.splitlines()[1:]) <= 60

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
 from typing import TYPE_CHECKING, Any
 
@@ -19,7 +20,7 @@ def out() -> Console:
     if _stdout is None:
         from rich.console import Console
 
-        _stdout = Console(soft_wrap=False, highlight=False)
+        _stdout = Console(soft_wrap=False, highlight=False, width=_piped_width(sys.stdout))
     return _stdout
 
 
@@ -28,8 +29,20 @@ def err() -> Console:
     if _stderr is None:
         from rich.console import Console
 
-        _stderr = Console(stderr=True, highlight=False)
+        _stderr = Console(stderr=True, highlight=False, width=_piped_width(sys.stderr))
     return _stderr
+
+
+def _piped_width(stream: Any) -> int | None:
+    """Piped output (``| grep``, ``> file``): rich would wrap tables at 80 columns and
+    split run names across lines; lines as long as they need instead. COLUMNS, when
+    set, and a terminal's own width still win (None: rich decides)."""
+    if os.environ.get("COLUMNS", "").strip() or stream is None:
+        return None
+    try:
+        return None if stream.isatty() else 10_000
+    except (AttributeError, ValueError):  # a closed or unusual stream
+        return None
 
 
 def plural(n: int, word: str) -> str:
