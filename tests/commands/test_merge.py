@@ -445,3 +445,33 @@ def test_a_refused_merge_leaves_a_live_wal_alone(
     r = cli("merge", "--from", str(src), "--into", str(live / "walproj.db"))
     _one_clean_line(r, "already in walproj.db (same log_id")
     assert tree_digest(live) == before
+
+
+@pytest.mark.parametrize("value", ["abc", "0", "-3", "2.5"])
+def test_a_bad_transfer_count_is_named(
+    cli: Callable[..., Any], tmp_path: Path, monkeypatch: pytest.MonkeyPatch, value: str
+) -> None:
+    """TRACKIO_TOOL_TRANSFERS=abc silently meant 16 (and 0 meant 1) while a bad timeout
+    is refused in one line: it is refused the same way, with nothing written."""
+    import uuid
+
+    import fsspec
+
+    mem = fsspec.filesystem("memory")
+    root = f"/transfers-{uuid.uuid4().hex[:8]}"
+    src = FIXTURES / "trackio-0.43.0"
+    for p in src.rglob("*"):
+        if p.is_file():
+            mem.pipe_file(f"{root}/{p.relative_to(src).as_posix()}", p.read_bytes())
+    try:
+        monkeypatch.setenv("TRACKIO_TOOL_TRANSFERS", value)
+        r = cli("merge", "--from", f"memory://{root}/toyproj.db", "--into", str(tmp_path / "t.db"))
+        _one_clean_line(r, f"TRACKIO_TOOL_TRANSFERS must be a positive whole number, not {value!r}")
+        assert not (tmp_path / "t.db").exists()
+        assert list(tmp_path.iterdir()) == []
+        monkeypatch.setenv("TRACKIO_TOOL_TRANSFERS", " 2 ")
+        r = cli("merge", "--from", f"memory://{root}/toyproj.db", "--into", str(tmp_path / "t.db"))
+        assert r.exit_code == 0, r.stderr
+        assert len(list((tmp_path / "media" / "t").rglob("*.png"))) == 4
+    finally:
+        mem.rm(root, recursive=True)

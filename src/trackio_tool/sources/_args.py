@@ -22,6 +22,19 @@ def split_source_args(values: Iterable[str]) -> list[str]:
     return out
 
 
+def count_from_env(name: str, default: int) -> int:
+    """A positive whole number from ``$name`` (unset or empty: ``default``), refused in
+    one line like a bad timeout rather than silently replaced by the default."""
+    from trackio_tool.errors import SourceError
+
+    raw = os.environ.get(name, "").strip()
+    if not raw:
+        return default
+    if not raw.isdecimal() or int(raw) < 1:
+        raise SourceError(f"{name} must be a positive whole number, not {raw!r}")
+    return int(raw)
+
+
 def seconds_from_env(name: str, default: float) -> float:
     """A positive number of seconds from ``$name`` (unset or empty: ``default``)."""
     from trackio_tool.errors import SourceError

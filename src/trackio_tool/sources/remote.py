@@ -251,10 +251,9 @@ def _snapshot_with_progress(snap: Callable[..., object], remote: str, local: Pat
 
 
 def _media_workers() -> int:
-    try:
-        return max(1, int(os.environ.get(MEDIA_WORKERS_ENV, "") or DEFAULT_MEDIA_WORKERS))
-    except ValueError:
-        return DEFAULT_MEDIA_WORKERS
+    from trackio_tool.sources._args import count_from_env
+
+    return count_from_env(MEDIA_WORKERS_ENV, DEFAULT_MEDIA_WORKERS)
 
 
 def download_files(
