@@ -562,7 +562,10 @@ def test_collect_system_metrics_fall_back_to_time_since_start() -> None:
     assert gpu["beta (66bbe705)"].nonfinite == 1
 
 
-def test_collect_nothing_numeric(tmp_path: Path) -> None:
+@pytest.mark.parametrize("x", ["step", "time", "relative"])
+def test_collect_nothing_numeric(tmp_path: Path, x: series.XMode) -> None:
+    """--x time once failed here with "cannot concat empty list" (its title reads the
+    timestamps of the selected data, and there were none)."""
     db = tmp_path / "words.db"
     shutil_copy(FIXTURES / "trackio-0.43.0" / "toyproj-edge.db", db)
     con = sqlite3.connect(db)
@@ -572,7 +575,12 @@ def test_collect_nothing_numeric(tmp_path: Path) -> None:
     with pytest.raises(
         OutputError, match="nothing to plot: the selected runs of words have no numeric metrics"
     ):
-        series.collect(resolve_sources([str(db)]))
+        series.collect(resolve_sources([str(db)]), x=x)
+    with pytest.raises(OutputError, match="nothing to plot: the selected runs of words have no"):
+        series.collect(resolve_sources([str(db)]), x=x, system=True)
+    v043 = resolve_sources([str(FIXTURES / "trackio-0.43.0" / "toyproj.db")])
+    with pytest.raises(OutputError, match="nothing to plot: no numeric metric in toyproj matches"):
+        series.collect(v043, x=x, metrics=["nope"])
 
 
 def test_flat_and_nested_spellings_of_one_metric_are_one_series(tmp_path: Path) -> None:

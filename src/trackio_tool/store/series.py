@@ -537,7 +537,7 @@ def collect(
         mode = "relative"  # trackio keeps no steps for system metrics, only times
         notes.append(f"{table} have no steps: x is the time since each run's start")
     x_title = "time (UTC)"
-    if mode == "time":
+    if mode == "time" and frames:  # none: the "nothing to plot" checks below say why
         x_title = _zone_title(pl.concat([f.get_column("timestamp") for _, f in frames]))
     traces: list[Trace] = []
     # Traces are downsampled on two threads (numpy and tsdownsample work without the GIL).
