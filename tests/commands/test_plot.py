@@ -160,6 +160,53 @@ def test_nan_metrics_stay_with_gaps_and_are_counted() -> None:
     )
 
 
+def _data_of(traces: list[series.Trace], labels: tuple[str, ...] = ("r",)) -> series.PlotData:
+    return series.PlotData(
+        projects=["p"],
+        runs=[series.Run("p", label, None, label, label) for label in labels],
+        metrics=list(dict.fromkeys(t.metric for t in traces)),
+        traces=traces,
+        x_mode="step",
+        x_title="step",
+        table="metrics",
+    )
+
+
+def test_lone_points_of_long_lines_are_drawn_as_markers() -> None:
+    """A point between two NaNs (or a NaN and the end) gives a line nothing to draw: a
+    metric logged at even steps only, with NaN at odd ones, made an empty chart. Such
+    points get a markers-only trace; lines without them get none (render time)."""
+    x = np.arange(120)
+    evens = np.where(x % 2 == 0, x * 1.0, math.nan)
+    one = np.sin(x / 10.0)
+    one[[50, 52, 118]] = math.nan  # 51 and 119 stand alone
+    traces = [
+        series.make_trace("evens", 0, x, evens),
+        series.make_trace("one", 0, x, one),
+        series.make_trace("clean", 0, x, np.sin(x / 10.0)),
+        series.make_trace("smoothed", 0, x, evens, window=5),
+    ]
+    fig = go.Figure(_charts.build_figure(_data_of(traces), window=5)).to_dict()
+    charts = _by_chart(fig)
+    line, dots = charts["evens"]
+    assert line["mode"] == "lines"
+    assert dots["mode"] == "markers"
+    assert _xs(dots) == list(range(0, 120, 2))
+    assert _ys(dots) == [float(v) for v in range(0, 120, 2)]
+    assert dots["showlegend"] is False
+    assert dots["marker"]["color"] == line["line"]["color"]
+    assert dots["legendgroup"] == line["legendgroup"]
+    assert dots["hovertemplate"] == line["hovertemplate"]
+    assert [(_xs(t), t["mode"]) for t in charts["one"][1:]] == [([51, 119], "markers")]
+    assert [t["mode"] for t in charts["clean"]] == ["lines"]
+    # Smoothed: the average steps over the NaNs; the faint raw line gets faint markers.
+    raw, raw_dots, smooth = charts["smoothed"]
+    assert [raw["mode"], raw_dots["mode"], smooth["mode"]] == ["lines", "markers", "lines"]
+    assert _xs(raw_dots) == list(range(0, 120, 2))
+    assert raw_dots["opacity"] == 0.25
+    assert raw_dots["hoverinfo"] == "skip"
+
+
 def test_labels_and_legend() -> None:
     data, fig = _figure([V043])
     assert [r.label for r in data.runs] == ["alpha", "beta (66bbe705)", "beta (6afb4a00)", "gamma"]

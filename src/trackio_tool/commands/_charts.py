@@ -269,6 +269,7 @@ def _trace_dicts(
     }
     out: list[dict[str, Any]] = []
     if t.raw_x is not None and t.raw_y is not None:
+        faint = {"opacity": 0.25, "showlegend": False, "hoverinfo": "skip"}
         out.append(
             {
                 **common,
@@ -276,12 +277,15 @@ def _trace_dicts(
                 "y": _array(t.raw_y, compact=compact),
                 "mode": "lines",
                 "line": {"color": color, "width": 1},
-                "opacity": 0.25,
-                "showlegend": False,
-                "hoverinfo": "skip",
+                **faint,
             }
         )
+        out.extend(_lone_points(common, t.raw_x, t.raw_y, color, faint, compact=compact))
     few = len(t.x) <= MARKERS_UP_TO
+    hover = {
+        "hovertemplate": f"{_text(run.label)}<br>{_text(t.metric)}: %{{y}}<br>x: %{{x}}"
+        "<extra></extra>",
+    }
     out.append(
         {
             **common,
@@ -293,11 +297,43 @@ def _trace_dicts(
             "line": {"color": color, "width": 1.0 if len(t.x) > THIN_FROM else 1.6},
             "marker": {"color": color, "size": 5},
             "showlegend": first,
-            "hovertemplate": f"{_text(run.label)}<br>{_text(t.metric)}: %{{y}}<br>x: %{{x}}"
-            "<extra></extra>",
+            **hover,
         }
     )
+    if not few:
+        out.extend(
+            _lone_points(common, t.x, t.y, color, {"showlegend": False, **hover}, compact=compact)
+        )
     return out
+
+
+def _lone_points(
+    common: dict[str, Any], x: Any, y: Any, color: str, extra: dict[str, Any], *, compact: bool
+) -> list[dict[str, Any]]:
+    """A markers-only trace for the finite points of a ``lines`` trace that have no finite
+    neighbour (a metric logged between NaNs): a line draws nothing for them. Only lines
+    that have some pay for it; Chromium's render time grows with traces and elements."""
+    import numpy as np
+
+    finite = np.isfinite(y.to_numpy())
+    if finite.all():
+        return []
+    lone = finite.copy()
+    lone[1:] &= ~finite[:-1]
+    lone[:-1] &= ~finite[1:]
+    if not lone.any():
+        return []
+    rows = np.flatnonzero(lone)
+    return [
+        {
+            **common,
+            "x": _array(x.gather(rows), compact=compact),
+            "y": _array(y.gather(rows), compact=compact),
+            "mode": "markers",
+            "marker": {"color": color, "size": 5},
+            **extra,
+        }
+    ]
 
 
 def _array(s: Any, *, compact: bool = False) -> Any:
