@@ -290,6 +290,59 @@ def test_log_y_and_grid() -> None:
     assert layout["xaxis2"]["matches"] == "x"
 
 
+def _flags(fig: dict[str, Any]) -> dict[str, str]:
+    """Chart title -> its flags, as shown (markup removed, entities decoded)."""
+    import html
+
+    return {
+        _titles({"layout": {"annotations": [a]}})[0]: html.unescape(
+            re.sub(r"<[^>]+>", "", a["text"])
+        )
+        for a in fig["layout"]["annotations"]
+        if a["text"].startswith("<b>")
+    }
+
+
+def test_log_y_says_which_values_it_cannot_draw(cli: Callable[..., Any], tmp_path: Path) -> None:
+    """A log axis silently drops values <= 0: the chart title counts them (before
+    downsampling), a chart with nothing > 0 says so, and one stderr note names them."""
+    import polars as pl
+
+    x = np.arange(5000)
+    ramp = np.where(x < 3000, -1.0, x * 1.0)  # 3,000 values <= 0, downsampled to 100 points
+    traces = [
+        series.make_trace("mixed", 0, np.arange(5), [0.0, -1.0, 1.0, 10.0, 100.0]),
+        series.make_trace("neg", 0, np.arange(5), [-1.0, -2.0, math.nan, -3.0, 0.0]),
+        series.make_trace("ramp", 0, x, ramp, max_points=100),
+        series.make_trace("fine", 0, np.arange(3), [1.0, 2.0, 3.0]),
+        # Built without counts: the flag cannot give a number.
+        series.Trace("uncounted", 0, pl.Series([0, 1]), pl.Series([-1.0, 2.0]), logged=2),
+    ]
+    data = _data_of(traces)
+    fig = go.Figure(_charts.build_figure(data, log_y=True)).to_dict()
+    assert _flags(fig) == {
+        "mixed": "mixed  2 values <= 0 not drawn",
+        "neg": "neg  1 NaN/inf  4 values <= 0 not drawn",
+        "ramp": "ramp  3,000 values <= 0 not drawn",
+        "fine": "fine",
+        "uncounted": "uncounted  values <= 0 not drawn",
+    }
+    empty = [a["text"] for a in fig["layout"]["annotations"] if "no values" in a["text"]]
+    assert empty == ["no values &gt; 0 to draw on a log axis"]  # neg only
+    assert _flags(go.Figure(_charts.build_figure(data)).to_dict())["mixed"] == "mixed"
+    target = _charts.Target(tmp_path / "plot.html", "html")
+    assert _charts.paginate(data, target, cols=1, log_y=True, window=0)[1] == [
+        "values <= 0 are not drawn on a log y axis: mixed (1 run), neg (1 run), ramp (1 run),"
+        " uncounted (1 run)"
+    ]
+    out = tmp_path / "log.html"
+    r = cli("plot", str(V043), "--metric", "epoch,loss", "--log-y", "-o", str(out))
+    assert r.exit_code == 0, r.stderr
+    assert "note: values <= 0 are not drawn on a log y axis: epoch (3 runs)\n" in r.stderr
+    r = cli("plot", str(V043), "--metric", "epoch,loss", "-o", str(out))
+    assert "<= 0" not in r.stderr
+
+
 def test_downsampling_keeps_each_lines_min_and_max(tmp_path: Path) -> None:
     sys.path.insert(0, str(REPO / "benchmarks"))
     try:

@@ -214,6 +214,8 @@ def build_figure(
         lines = data.traces_of(metric)
         bad = sum(t.nonfinite for t in lines)
         flag = f"  <span style='color:#c0392b'>{bad:,} NaN/inf</span>" if bad else ""
+        if log_y and (low := _flag_low(lines)):
+            flag += f"  <span style='color:#c0392b'>{_text(low)}</span>"
         layout["annotations"].append(
             {
                 "text": f"<b>{_text(metric)}</b>{flag}",
@@ -239,12 +241,66 @@ def build_figure(
                     "font": {"color": "#888"},
                 }
             )
+        elif log_y and not any(_has_positive(t) for t in lines):
+            layout["annotations"].append(
+                {
+                    "text": "no values &gt; 0 to draw on a log axis",
+                    "x": (left + right) / 2,
+                    "xref": "paper",
+                    "y": (top + bottom) / 2,
+                    "yref": "paper",
+                    "showarrow": False,
+                    "font": {"color": "#888"},
+                }
+            )
         for t in lines:
             traces.extend(
                 _trace_dicts(data, t, n, colors[t.run], first=t.run not in shown, compact=compact)
             )
             shown.add(t.run)
     return {"data": traces, "layout": layout}
+
+
+def _drawn(t: Trace) -> Any:
+    """The values a trace shows: its raw ones where smoothed (downsampling keeps the min
+    and max of each line, so they tell whether any value is <= 0 or > 0)."""
+    return (t.y if t.raw_y is None else t.raw_y).to_numpy()
+
+
+def _nonpositive(t: Trace) -> int | None:
+    """Finite values <= 0 (log axes drop them): counted before downsampling where the
+    trace knows it, else 0 or None (some, count unknown) from the drawn values."""
+    if t.nonpositive is not None:
+        return t.nonpositive
+    return None if bool((_drawn(t) <= 0).any()) else 0
+
+
+def _has_positive(t: Trace) -> bool:
+    return bool((_drawn(t) > 0).any())
+
+
+def _flag_low(lines: Sequence[Trace]) -> str:
+    """A chart title's note on the values a log y axis does not draw ("" if none)."""
+    counts = [_nonpositive(t) for t in lines]
+    if all(c == 0 for c in counts):
+        return ""
+    if None in counts:
+        return "values <= 0 not drawn"
+    n = sum(c or 0 for c in counts)
+    return f"{n:,} value{'s' if n != 1 else ''} <= 0 not drawn"
+
+
+def log_y_notes(data: PlotData) -> list[str]:
+    """One note naming the metrics with values a log y axis cannot draw."""
+    low: dict[str, int] = {}
+    for t in data.traces:
+        if _nonpositive(t) != 0:
+            low[t.metric] = low.get(t.metric, 0) + 1
+    if not low:
+        return []
+    shown = [f"{m} ({n} run{'s' if n > 1 else ''})" for m, n in list(low.items())[:5]]
+    more = f" and {len(low) - 5} more" if len(low) > 5 else ""
+    return ["values <= 0 are not drawn on a log y axis: " + ", ".join(shown) + more]
 
 
 def _text(value: str) -> str:
@@ -398,7 +454,7 @@ def paginate(
     rows = math.ceil(len(metrics) / cols)
     limit = MAX_HEIGHT.get(target.fmt)
     compact = target.fmt != "html"
-    notes: list[str] = []
+    notes: list[str] = log_y_notes(data) if log_y else []
     row_px = ROW_PX
     per_page = rows
     if limit is not None and TOP_PX + rows * ROW_PX + BOTTOM_PX > limit:

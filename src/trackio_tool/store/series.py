@@ -69,6 +69,8 @@ class Trace:
     logged: int = 0
     """Values logged (finite or not) before downsampling."""
     nonfinite: int = 0
+    nonpositive: int | None = None
+    """Finite values <= 0 before downsampling (a log axis cannot draw them); None: not counted."""
 
     @property
     def finite(self) -> int:
@@ -428,6 +430,7 @@ def make_trace(
     ya = np.asarray(y.to_numpy() if isinstance(y, pl.Series) else y, dtype=np.float64)
     finite = np.isfinite(ya)
     nonfinite = len(ya) - int(finite.sum())
+    nonpositive = int(np.count_nonzero(finite & (ya <= 0)))
 
     def series(xv: Any, yv: Any) -> tuple[pl.Series, pl.Series]:
         rows = downsample_indices(xv, yv, max_points)
@@ -440,9 +443,9 @@ def make_trace(
         ys_ = smooth(pl.Series("y", yf), window).to_numpy()
         xs, ys = series(xf, np.array(ys_, dtype=np.float64))
         rx, ry = series(xa, ya)
-        return Trace(metric, run, xs, ys, rx, ry, logged=len(ya), nonfinite=nonfinite)
+        return Trace(metric, run, xs, ys, rx, ry, len(ya), nonfinite, nonpositive)
     xs, ys = series(xa, ya)
-    return Trace(metric, run, xs, ys, logged=len(ya), nonfinite=nonfinite)
+    return Trace(metric, run, xs, ys, None, None, len(ya), nonfinite, nonpositive)
 
 
 # -- collect --------------------------------------------------------------------------
@@ -620,6 +623,7 @@ def _rescale(t: Trace, div: float) -> Trace:
         t.raw_y,
         t.logged,
         t.nonfinite,
+        t.nonpositive,
     )
 
 
