@@ -373,6 +373,19 @@ def test_labels_bare_qualified_and_short_ids() -> None:
     ]
 
 
+def test_labels_of_distinct_runs_are_distinct() -> None:
+    """Run y of project x was labelled x:y (y is also in project z), and so was run x:y
+    of project z (a unique name, kept bare): two runs, one label."""
+    runs = _runs([("x", "y", None), ("z", "y", None), ("z", "x:y", None)])
+    labels = series.label_runs(runs).to_list()
+    assert labels == ["x:y", "z:y", "z:x:y"]
+    pick = lambda sel: series.select_runs(runs, [sel]).get_column("uid").to_list()  # noqa: E731
+    assert [pick(label) for label in labels] == [[0], [1], [2]]  # each label selects its run
+    # Qualified labels that still read alike are numbered.
+    runs = _runs([("a", "b:c", None), ("d", "b:c", None), ("a:b", "c", None), ("q", "c", None)])
+    assert series.label_runs(runs).to_list() == ["a:b:c", "d:b:c", "a:b:c #2", "q:c"]
+
+
 def test_labels_widen_ids_that_share_a_prefix() -> None:
     runs = _runs([("p", "b", "0123456789abcdef"), ("p", "b", "0123456799abcdef")])
     assert series.label_runs(runs).to_list() == ["b (0123456789ab)", "b (0123456799ab)"]

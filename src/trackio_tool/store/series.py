@@ -148,6 +148,8 @@ def label_runs(runs: pl.DataFrame) -> pl.Series:
             ids = frame.filter((pl.col("project") == project) & (pl.col("run_name") == name))
             width[(project, name)] = _id_width([str(i or "") for i in ids["run_id"].to_list()])
     ordinal: dict[tuple[str, str], int] = {}
+    bare: list[bool] = []
+    projects = frame.get_column("project").to_list()
     for project, name, rid, np_, nr in frame.select(
         "project", "run_name", "run_id", "_np", "_nr"
     ).rows():
@@ -160,7 +162,30 @@ def label_runs(runs: pl.DataFrame) -> pl.Series:
                 ordinal[(project, name)] = k
                 label += f" (#{k})"
         labels.append(label)
-    return pl.Series("label", labels, dtype=pl.String)
+        bare.append(np_ == 1)
+    return pl.Series("label", _distinct(labels, bare, projects), dtype=pl.String)
+
+
+def _distinct(labels: list[str], bare: list[bool], projects: list[str]) -> list[str]:
+    """Labels of distinct runs kept distinct: a bare name that reads like another run's
+    ``project:run`` (run ``x:y`` of project z, run ``y`` of project x) is qualified too,
+    and whatever still collides (names built to) gets ``#2``, ``#3``..."""
+    counts: dict[str, int] = {}
+    for label in labels:
+        counts[label] = counts.get(label, 0) + 1
+    out = [
+        f"{project}:{label}" if is_bare and counts[label] > 1 else label
+        for label, is_bare, project in zip(labels, bare, projects, strict=True)
+    ]
+    seen: set[str] = set()
+    for i, label in enumerate(out):
+        k, unique = 2, label
+        while unique in seen:
+            unique = f"{label} #{k}"
+            k += 1
+        seen.add(unique)
+        out[i] = unique
+    return out
 
 
 def _id_width(ids: list[str], start: int = 8) -> int:
