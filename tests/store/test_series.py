@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 import math
 import sqlite3
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
@@ -444,6 +444,29 @@ def test_metrics_grouped_by_prefix() -> None:
     ]
     assert series.match_metrics(names, ["train/*", "acc"]) == ["acc", "train/loss", "train/lr"]
     assert series.split_patterns(["train/*,acc", "z"]) == ["train/*", "acc", "z"]
+
+
+def test_a_metric_is_selected_by_its_exact_name(tmp_path: Path, cli: Callable[..., Any]) -> None:
+    """``--metric 'acc[0]'`` was refused (a character class to fnmatch) with 'acc[0]' as
+    the closest name, and ``--metric 'lr=1e-3,bs=32'`` was split at its comma. An exact
+    name selects its metric, and a value that is a name is taken whole, as --run does."""
+    names = ["acc[0]", "lr=1e-3,bs=32", "lr=1e-3", "bs=32", "loss"]
+    db = _edge_db(
+        tmp_path / "names.db", [("rid", "run", i, orjson_dumps(names, i)) for i in range(3)]
+    )
+    files = resolve_sources([str(db)])
+    pick = lambda *values: series.collect(files, metrics=list(values)).metrics  # noqa: E731
+    assert pick("acc[0]") == ["acc[0]"]
+    assert pick("acc[[]*") == ["acc[0]"]  # still a glob
+    assert pick("lr=1e-3,bs=32") == ["lr=1e-3,bs=32"]  # whole: not lr=1e-3 and bs=32
+    assert pick("loss,acc[0]") == ["acc[0]", "loss"]  # not a name: split
+    assert pick("lr=1e-3, bs=32 ") == ["bs=32", "lr=1e-3"]
+    with pytest.raises(OutputError, match=r"matches 'nope'"):
+        pick("acc[0],nope")
+    out = tmp_path / "p.html"
+    r = cli("plot", str(db), "--metric", "lr=1e-3,bs=32", "-m", "acc[0]", "-o", str(out))
+    assert r.exit_code == 0, r.stderr
+    assert f"wrote {out}: 2 charts, 1 runs," in r.stderr
 
 
 def test_unmatched_metric_pattern_is_refused() -> None:

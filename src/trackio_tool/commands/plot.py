@@ -41,8 +41,9 @@ MetricOpt = Annotated[
     typer.Option(
         "--metric",
         "-m",
-        help="Metrics to plot, as globs ('train/*', '*loss'); repeat it or separate with"
-        " commas (default: every numeric metric).",
+        help="Metrics to plot, as globs ('train/*', '*loss') or exact names; repeat it or"
+        " separate with commas (a metric whose name has commas is matched whole)"
+        " (default: every numeric metric).",
         show_default=False,
         callback=no_empty_values,
     ),
@@ -124,7 +125,7 @@ def plot(
         data = series.collect(
             resolve_sources(specs),
             runs=split_selectors(run),
-            metrics=series.split_patterns(metric),
+            metrics=split_selectors(metric),  # split at commas by collect (a name may have some)
             x=x.value,
             window=smooth,
             max_points=max_points,

@@ -280,19 +280,36 @@ def split_patterns(values: Iterable[str] | None) -> list[str]:
     return select.split_commas(values)
 
 
+def expand_patterns(values: Iterable[str], available: Iterable[str]) -> list[str]:
+    """``--metric`` values as patterns: a value that is a metric's exact name stays whole
+    (a metric may be called ``lr=1e-3,bs=32``, like a run), others are split at commas."""
+    names = set(available)
+    return [p for v in values for p in ([v] if v in names else split_patterns([v]))]
+
+
+def _candidates(values: Sequence[str]) -> list[str]:
+    """Patterns for every way ``expand_patterns`` may read ``values`` (whole or split)."""
+    return [*values, *split_patterns(v for v in values if "," in v)]
+
+
+def _matches(name: str, pattern: str) -> bool:
+    """A glob, or a metric's exact name (``acc[0]`` is a character class to fnmatch)."""
+    return name == pattern or fnmatch.fnmatchcase(name, pattern)
+
+
 def match_metrics(names: Iterable[str], patterns: Sequence[str]) -> list[str]:
-    """Names matching any glob of ``patterns`` (all when none), in chart order."""
+    """Names matching any glob (or exact name) of ``patterns`` (all when none), in chart order."""
     names = list(names)
     if not patterns:
         return order_metrics(names)
-    return order_metrics(n for n in names if any(fnmatch.fnmatchcase(n, p) for p in patterns))
+    return order_metrics(n for n in names if any(_matches(n, p) for p in patterns))
 
 
 def check_patterns(available: Iterable[str], patterns: Sequence[str], where: str) -> None:
     """Refuse a ``--metric`` pattern that matched nothing (most likely a typo)."""
     available = sorted(set(available))
     for p in patterns:
-        if not any(fnmatch.fnmatchcase(n, p) for n in available):
+        if not any(_matches(n, p) for n in available):
             hint = select.suggestions(p, available)
             tail = f"; closest: {hint}" if hint else f"; metrics: {', '.join(available[:10])}"
             raise OutputError(f"nothing to plot: no numeric metric in {where} matches {p!r}{tail}")
@@ -508,6 +525,8 @@ def collect(
 ) -> PlotData:
     """Read the selected runs of every project and build one trace per (metric, run).
 
+    ``metrics`` are ``--metric`` values: globs or exact names, comma-separated
+    unless a value is one metric's exact name (``expand_patterns``).
     ``on_selected(rows)`` is called once the runs are resolved, before the
     payloads are read, with the number of metric rows about to be read (the
     CLI uses it to start a browser while the data loads).
@@ -544,11 +563,20 @@ def collect(
             # Metric name -> its column (a metric called "step" has another).
             columns = {metric_name(c): c for c in data.columns if c not in STRUCTURAL}
             available.update(columns)
-            wanted = match_metrics(columns, metrics)
+            # Every reading of a value with commas; the one that holds is kept below.
+            wanted = match_metrics(columns, _candidates(metrics))
             if wanted and data.height:
                 # Columns by Series: a metric may be called "*" or "^x$".
                 picked = [*STRUCTURAL, *(columns[m] for m in wanted)]
                 frames.append((pidx, pl.DataFrame([data.get_column(c) for c in picked])))
+    patterns = expand_patterns(metrics, available)
+    if any("," in m for m in metrics):
+        keep = set(match_metrics(available, patterns))
+        frames = [
+            (pidx, pl.DataFrame([f.get_column(c) for c in f.columns if _kept(c, keep)]))
+            for pidx, f in frames
+        ]
+        frames = [(pidx, f) for pidx, f in frames if f.width > len(STRUCTURAL)]
     notes: list[str] = []
     if unreadable := invalid_payloads() - unreadable:
         notes.append(
@@ -609,8 +637,8 @@ def collect(
             del data
     where = _where([r.project for r in run_list] or [p.name for p in projects])
     what = "system metrics" if system else "numeric metrics"
-    if metrics:
-        check_patterns(available, metrics, where)
+    if patterns:
+        check_patterns(available, patterns, where)
     if not traces:
         if not run_list:
             raise OutputError(f"nothing to plot: {where} has no runs")
@@ -636,6 +664,10 @@ def collect(
         table=table,
         notes=notes,
     )
+
+
+def _kept(column: str, metrics: set[str]) -> bool:
+    return column in STRUCTURAL or metric_name(column) in metrics
 
 
 def _rescale(t: Trace, div: float) -> Trace:
