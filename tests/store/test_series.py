@@ -412,6 +412,31 @@ def test_select_by_name_qualified_name_and_id() -> None:
     assert pick("bbbbbb") == [1]  # a unique id prefix of 6+ characters
 
 
+def test_select_project_names_with_a_colon() -> None:
+    """``--run exp:v2:base`` (the label, and the selector the error for a bare 'base'
+    suggests) was refused: PROJECT:RUN was split at the first ':' only."""
+    runs = _runs(
+        [
+            ("exp:v2", "base", None),
+            ("other", "base", None),
+            ("exp", "v2:x", None),
+            ("x", "y", None),
+            ("z", "x:q", None),
+        ]
+    )
+    pick = lambda *sel: series.select_runs(runs, list(sel)).get_column("uid").to_list()  # noqa: E731
+    assert series.label_runs(runs).to_list()[:2] == ["exp:v2:base", "other:base"]
+    assert pick("exp:v2:base") == [0]
+    assert pick("other:base") == [1]
+    assert pick("exp:v2:x") == [2]  # project exp, run v2:x
+    assert pick("x:q") == [4]  # a bare name, though project x exists
+    with pytest.raises(RunNotFoundError, match=r"no run 'nope' in project exp:v2"):
+        series.select_runs(runs, ["exp:v2:nope"])
+    both = _runs([("a", "b:c", None), ("a:b", "c", None)])
+    with pytest.raises(AmbiguousRunError, match=r"names runs of 2 projects \(a, a:b\)"):
+        series.select_runs(both, ["a:b:c"])
+
+
 def test_select_refuses_a_bare_name_found_in_several_projects() -> None:
     runs = _runs([("p1", "alpha", "a1"), ("p2", "alpha", None)])
     with pytest.raises(

@@ -227,19 +227,31 @@ def _names_a_run(runs: pl.DataFrame) -> Callable[[str], bool]:
 
 
 def _match_one(runs: pl.DataFrame, sel: str) -> pl.DataFrame:
-    if ":" in sel:
-        project, _, name = sel.partition(":")
+    # PROJECT:RUN, split at each ':' in turn: a project may be called exp:v2.
+    hits: list[pl.DataFrame] = []
+    missed: tuple[str, str, pl.DataFrame] | None = None
+    for i in (i for i, ch in enumerate(sel) if ch == ":"):
+        project, name = sel[:i], sel[i + 1 :]
         scope = runs.filter((pl.col("project") == project) | (pl.col("project_name") == project))
         if scope.height:
             hit = _match_bare(scope, name)
             if hit is not None:
-                return hit
-            raise select.not_found(
-                name, scope.get_column("run_name").to_list(), f"project {project}"
-            )
+                hits.append(hit)
+            else:  # the longest project that holds no such run is named in the error
+                missed = (project, name, scope)
+    if len(hits) > 1:
+        raise AmbiguousRunError(
+            f"--run {sel!r} names runs of {len(hits)} projects"
+            f" ({', '.join(h.get_column('project')[0] for h in hits)}); select one by its id"
+        )
+    if hits:
+        return hits[0]
     hit = _match_bare(runs, sel)
     if hit is not None:
         return hit
+    if missed is not None:
+        project, name, scope = missed
+        raise select.not_found(name, scope.get_column("run_name").to_list(), f"project {project}")
     projects = runs.get_column("project").unique(maintain_order=True).to_list()
     where = (
         projects[0] if len(projects) == 1 else f"{len(projects)} projects ({', '.join(projects)})"
