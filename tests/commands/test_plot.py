@@ -207,6 +207,19 @@ def test_lone_points_of_long_lines_are_drawn_as_markers() -> None:
     assert raw_dots["hoverinfo"] == "skip"
 
 
+def test_hover_shows_names_as_they_are() -> None:
+    """Names were put in the hovertemplate, where plotly.js substitutes %{x} and %{y}: a
+    run called run-%{x} read run-1. They go in the trace's meta, which it does not."""
+    x = np.arange(120)
+    evens = np.where(x % 2 == 0, 1.0, math.nan)  # long, with lone points: two traces
+    traces = [series.make_trace("acc %{y} <b>", 0, x, evens)]
+    fig = go.Figure(_charts.build_figure(_data_of(traces, ("run-%{x}",)))).to_dict()
+    assert len(fig["data"]) == 2
+    for t in fig["data"]:
+        assert t["hovertemplate"] == "%{meta[0]}<br>%{meta[1]}: %{y}<br>x: %{x}<extra></extra>"
+        assert t["meta"] == ["run-%{x}", "acc %{y} &lt;b&gt;"]
+
+
 def test_labels_and_legend() -> None:
     data, fig = _figure([V043])
     assert [r.label for r in data.runs] == ["alpha", "beta (66bbe705)", "beta (6afb4a00)", "gamma"]

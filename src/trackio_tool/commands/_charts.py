@@ -339,8 +339,9 @@ def _trace_dicts(
         out.extend(_lone_points(common, t.raw_x, t.raw_y, color, faint, compact=compact))
     few = len(t.x) <= MARKERS_UP_TO
     hover = {
-        "hovertemplate": f"{_text(run.label)}<br>{_text(t.metric)}: %{{y}}<br>x: %{{x}}"
-        "<extra></extra>",
+        # The names go in meta: plotly.js would substitute a %{x} inside the template itself.
+        "meta": [_text(run.label), _text(t.metric)],
+        "hovertemplate": "%{meta[0]}<br>%{meta[1]}: %{y}<br>x: %{x}<extra></extra>",
     }
     out.append(
         {
