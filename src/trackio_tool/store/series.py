@@ -591,10 +591,12 @@ def collect(
         frames = [(pidx, f) for pidx, f in frames if f.width > len(STRUCTURAL)]
     notes: list[str] = []
     if unreadable := invalid_payloads() - unreadable:
+        one = unreadable == 1
         notes.append(
-            f"{unreadable:,} rows of {table} hold a payload that cannot be read (not a JSON"
-            " object, not UTF-8, or a number out of range such as 1e999; trackio never writes"
-            " one): they have no points"
+            f"{unreadable:,} {'row' if one else 'rows'} of {table} {'holds' if one else 'hold'}"
+            " a payload that cannot be read (not a JSON object, not UTF-8, or a number out of"
+            " range such as 1e999; trackio never writes one):"
+            f" {'it has' if one else 'they have'} no points"
         )
     mode = x
     if (
