@@ -491,7 +491,7 @@ def test_a_metric_is_selected_by_its_exact_name(tmp_path: Path, cli: Callable[..
     out = tmp_path / "p.html"
     r = cli("plot", str(db), "--metric", "lr=1e-3,bs=32", "-m", "acc[0]", "-o", str(out))
     assert r.exit_code == 0, r.stderr
-    assert f"wrote {out}: 2 charts, 1 runs," in r.stderr
+    assert f"wrote {out}: 2 charts, 1 run," in r.stderr
 
 
 def test_unmatched_metric_pattern_is_refused() -> None:
