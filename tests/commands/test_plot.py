@@ -528,6 +528,8 @@ def _one_clean_line(result: Any, *needles: str) -> None:
         (["-o", "{tmp}/plot"], ["unknown output format for plot (no extension)"]),
         (["-o", "{tmp}/missing/plot.webp"], ["the folder", "missing does not exist"]),
         (["-o", "{tmp}/missing/plot.html"], ["missing does not exist"]),
+        (["-o", "{tmp}/"], ["it is a folder; give a file name such as plot.webp"]),
+        (["-o", "{tmp}/sub"], ["it is a folder"]),
     ],
 )
 def test_bad_input(
@@ -540,12 +542,14 @@ def test_bad_input(
     d = fixture_copy("trackio-0.43.0")
     out = tmp_path / "o"
     out.mkdir()
+    if "{tmp}/sub" in args:
+        (out / "sub").mkdir()
     args = [a.replace("{tmp}", str(out)) for a in args]
     if "-o" not in args:
         args += ["-o", str(out / "plot.webp")]
     r = cli("plot", str(d / "toyproj.db"), *args)
     _one_clean_line(r, *needles)
-    assert _listing(out) == []
+    assert _listing(out) == (["sub"] if (out / "sub").exists() else [])
 
 
 def test_ambiguous_bare_name(cli: Callable[..., Any], tmp_path: Path) -> None:
@@ -581,7 +585,8 @@ def test_no_browser_is_one_clean_line_and_html_still_works(
         "needs Chrome or Chromium",
         "apt-get install chromium",
         "plotly_get_chrome",
-        "BROWSER_PATH",
+        "BROWSER_PATH (",
+        "no-such-chrome) is not an executable file",
     )
     assert not (tmp_path / "plot.png").exists()
     r = cli("plot", str(V043), "-o", str(tmp_path / "plot.html"), "-q", env=env)

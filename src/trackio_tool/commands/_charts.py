@@ -82,14 +82,16 @@ class Page:
 def check_target(output: str | Path) -> Target:
     """The output file and its format, refused before any data is read."""
     path = Path(output).expanduser()
+    if path.is_dir() or str(output).endswith(("/", os.sep)):
+        raise OutputError(
+            f"cannot write {output}: it is a folder; give a file name such as plot.webp"
+        )
     fmt = FORMATS.get(path.suffix.lower())
     if fmt is None:
         what = f"{path.suffix!r}" if path.suffix else "no extension"
         raise OutputError(
             f"unknown output format for {path.name} ({what}): use .webp, .png, .jpg, .svg, .pdf or .html"
         )
-    if path.is_dir():
-        raise OutputError(f"cannot write {path}: it is a folder")
     parent = path.parent if str(path.parent) else Path(".")
     if not parent.is_dir():
         raise OutputError(f"cannot write {path}: the folder {parent} does not exist")
@@ -513,6 +515,15 @@ def find_browser() -> str:
         from choreographer.browsers.chromium import Chromium
     except ImportError as exc:  # pragma: no cover - kaleido is a dependency
         raise MissingDependencyError("image export needs kaleido: pip install kaleido") from exc
+    given = os.environ.get("BROWSER_PATH")
+    if given and not (os.path.isfile(given) and os.access(given, os.X_OK)):
+        # choreographer then looks nowhere else: say which setting is wrong.
+        raise MissingDependencyError(
+            f"image export needs Chrome or Chromium, and BROWSER_PATH ({given}) is not an"
+            " executable file: point it at one, unset it to use an installed one, or install"
+            " one (`apt-get install chromium`, or `plotly_get_chrome`); .html output needs no"
+            " browser"
+        )
     path = Chromium.find_browser(skip_local=False)
     if not path or not Path(path).is_file():
         raise MissingDependencyError(NO_BROWSER)
