@@ -375,3 +375,22 @@ def test_piped_output_does_not_split_run_names(fixture_copy: Callable[[str], Pat
         [*cmd, "-r", "edge-run", "-n"], capture_output=True, text=True, env={**env, "COLUMNS": "60"}
     )
     assert max(len(line) for line in proc.stdout.splitlines()[1:]) <= 60
+
+
+@pytest.mark.parametrize("columns", ["60", "72"])
+def test_a_narrow_terminal_keeps_the_run_names(
+    cli: Callable[..., Any], fixture_copy: Callable[[str], Path], columns: str
+) -> None:
+    """rich shrinks only wrappable columns; with the run name the only one, a 60-72 column
+    terminal squeezed the Run column of analyze and drop away entirely."""
+    d = fixture_copy("trackio-0.43.0")
+    env = {"COLUMNS": columns}
+    r = cli("drop", str(d / "toyproj.db"), "-r", "alpha,gamma", "-n", env=env)
+    assert r.exit_code == 0, r.stderr
+    rows = [line.split() for line in r.stdout.splitlines()]
+    assert [row[0] for row in rows if row and row[0] in ("alpha", "gamma")] == ["alpha", "gamma"]
+    r = cli("analyze", str(d / "toyproj.db"), env=env)
+    assert r.exit_code == 0, r.stderr
+    firsts = [line.split()[0] for line in r.stdout.splitlines() if line.strip()]
+    assert {"alpha", "beta", "gamma"} <= set(firsts)
+    assert max(len(line) for line in r.stdout.splitlines()) <= int(columns)

@@ -126,8 +126,10 @@ def render(summary: Any) -> None:
         table.add_column("ID", min_width=8, no_wrap=True)
     for col in ("Rows", "Steps"):
         table.add_column(col, justify="right", no_wrap=True)
-    table.add_column("First" + _zone(summary.runs), no_wrap=True)
-    table.add_column("Last", no_wrap=True)
+    # Times may wrap at their space: rich shrinks only wrappable columns, and with
+    # the run name the only one it squeezed the name away on a narrow terminal.
+    table.add_column("First" + _zone(summary.runs))
+    table.add_column("Last")
     table.add_column("Metrics", justify="right", min_width=7, no_wrap=True)
     media = any(r.media_files is not None for r in summary.runs)
     system = any(r.system_rows for r in summary.runs)

@@ -135,11 +135,13 @@ def _table(result: Any) -> Any:
     table = Table(header_style="bold", box=None, pad_edge=False, padding=(0, 2, 0, 0))
     table.add_column("Run", overflow="fold")
     table.add_column("ID", no_wrap=True)
+    # Headers may fold (system_/metrics): rich shrinks only wrappable columns, and
+    # with the run name the only one it squeezed the name away on a narrow terminal.
     for t in tables:
-        table.add_column(t, justify="right", no_wrap=True)
+        table.add_column(t, justify="right", overflow="fold")
     media_head = "media" if result.action == "merge" else "media deleted"
     if result.media:
-        table.add_column(media_head, justify="right", no_wrap=True)
+        table.add_column(media_head, justify="right", overflow="fold")
     for run in result.runs:
         cells: list[str | Text] = [Text(run.name), (run.run_id or "")[:8]]  # a name is not markup
         cells += [f"{run.rows.get(t, 0):,}" for t in tables]
