@@ -73,9 +73,13 @@ def main() -> None:
     debug = bool(os.environ.get(DEBUG_ENV))
     if sys.stdout is None:  # started with stdout closed: the output goes nowhere
         sys.stdout = open(os.devnull, "w")  # noqa: SIM115 - lives as long as the process
+    # (tests run several commands in one process: no state carried between them)
     write = sys.modules.get("trackio_tool.store.write")
     if write is not None:
-        write.committed.clear()  # (tests run several commands in one process)
+        write.committed.clear()
+    output = sys.modules.get("trackio_tool.commands._output")
+    if output is not None:
+        output.reset()  # consoles size themselves from this command's streams and COLUMNS
     try:
         app(prog_name="trackio-tool")
     except TrackioToolError as exc:

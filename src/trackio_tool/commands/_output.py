@@ -33,6 +33,12 @@ def err() -> Console:
     return _stderr
 
 
+def reset() -> None:
+    """Forget the consoles, so the next ones measure the current streams again."""
+    global _stdout, _stderr
+    _stdout = _stderr = None
+
+
 def _piped_width(stream: Any) -> int | None:
     """Piped output (``| grep``, ``> file``): rich would wrap tables at 80 columns and
     split run names across lines; lines as long as they need instead. COLUMNS, when
