@@ -221,7 +221,11 @@ def test_trackio_dir_that_is_a_file(
 
 @pytest.mark.parametrize(
     ("spec", "fixed"),
-    [("hf:/org/ds/p.db", "hf://org/ds/p.db"), ("ssh:host/p.db", "ssh://host/p.db")],
+    [
+        ("hf:/org/ds/p.db", "hf://org/ds/p.db"),
+        ("ssh:host/p.db", "ssh://host/p.db"),
+        ("file:/tmp/p.db", "file:///tmp/p.db"),
+    ],
 )
 def test_url_with_a_slash_missing_says_so(cli: Any, spec: str, fixed: str) -> None:
     _one_clean_line(cli("analyze", spec), f"a URL takes two slashes: {fixed}")

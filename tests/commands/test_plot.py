@@ -528,8 +528,9 @@ def _one_clean_line(result: Any, *needles: str) -> None:
         (["-o", "{tmp}/plot"], ["unknown output format for plot (no extension)"]),
         (["-o", "{tmp}/missing/plot.webp"], ["the folder", "missing does not exist"]),
         (["-o", "{tmp}/missing/plot.html"], ["missing does not exist"]),
-        (["-o", "{tmp}/"], ["it is a folder; give a file name such as plot.webp"]),
-        (["-o", "{tmp}/sub"], ["it is a folder"]),
+        (["-o", "{tmp}/"], ["that names a folder; give a file name such as plot.webp"]),
+        (["-o", "{tmp}/sub"], ["that names a folder"]),
+        (["-o", "{tmp}/new/"], ["new/: that names a folder"]),
     ],
 )
 def test_bad_input(

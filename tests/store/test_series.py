@@ -486,6 +486,8 @@ def test_a_metric_is_selected_by_its_exact_name(tmp_path: Path, cli: Callable[..
     assert pick("lr=1e-3,bs=32") == ["lr=1e-3,bs=32"]  # whole: not lr=1e-3 and bs=32
     assert pick("loss,acc[0]") == ["acc[0]", "loss"]  # not a name: split
     assert pick("lr=1e-3, bs=32 ") == ["bs=32", "lr=1e-3"]
+    # Spaces around a value (-m "$VAR") are not part of it, with or without a comma.
+    assert pick("loss ") == pick(" loss") == ["loss"]
     with pytest.raises(OutputError, match=r"matches 'nope'"):
         pick("acc[0],nope")
     out = tmp_path / "p.html"

@@ -84,7 +84,7 @@ def check_target(output: str | Path) -> Target:
     path = Path(output).expanduser()
     if path.is_dir() or str(output).endswith(("/", os.sep)):
         raise OutputError(
-            f"cannot write {output}: it is a folder; give a file name such as plot.webp"
+            f"cannot write {output}: that names a folder; give a file name such as plot.webp"
         )
     fmt = FORMATS.get(path.suffix.lower())
     if fmt is None:
@@ -515,19 +515,19 @@ def find_browser() -> str:
         from choreographer.browsers.chromium import Chromium
     except ImportError as exc:  # pragma: no cover - kaleido is a dependency
         raise MissingDependencyError("image export needs kaleido: pip install kaleido") from exc
+    path = Chromium.find_browser(skip_local=False)
+    if path and Path(path).is_file():
+        return path
     given = os.environ.get("BROWSER_PATH")
     if given and not (os.path.isfile(given) and os.access(given, os.X_OK)):
-        # choreographer then looks nowhere else: say which setting is wrong.
+        # Nothing else found, and the setting meant to point at one is wrong: say so.
         raise MissingDependencyError(
             f"image export needs Chrome or Chromium, and BROWSER_PATH ({given}) is not an"
             " executable file: point it at one, unset it to use an installed one, or install"
             " one (`apt-get install chromium`, or `plotly_get_chrome`); .html output needs no"
             " browser"
         )
-    path = Chromium.find_browser(skip_local=False)
-    if not path or not Path(path).is_file():
-        raise MissingDependencyError(NO_BROWSER)
-    return path
+    raise MissingDependencyError(NO_BROWSER)
 
 
 class Browser:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import sys
 from enum import Enum
-from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
@@ -28,7 +27,7 @@ SourcesArg = Annotated[
     ),
 ]
 OutputOpt = Annotated[
-    Path,
+    str,  # not Path: Path drops the trailing "/" that marks a folder given by mistake
     typer.Option(
         "--output",
         "-o",
@@ -87,7 +86,7 @@ ColsOpt = Annotated[
 
 def plot(
     sources: SourcesArg,
-    output: OutputOpt = Path("plot.webp"),
+    output: OutputOpt = "plot.webp",
     run: RunOpt = None,
     metric: MetricOpt = None,
     x: XOpt = XAxis.step,

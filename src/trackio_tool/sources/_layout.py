@@ -154,7 +154,8 @@ def _resolve_one(spec: str, tdir: Path) -> list[ProjectFiles]:
         )
     hint = ""
     if m := _ONE_SLASH_URL.match(spec):  # hf:/org/x: a URL with a slash missing
-        hint = f" (a URL takes two slashes: {m.group(1)}://{spec[m.end() :]})"
+        rest = spec[len(m.group(1)) + 1 :] if m.group(1) == "file" else spec[m.end() :]
+        hint = f" (a URL takes two slashes: {m.group(1)}://{rest})"  # file:///abs/path
     raise SourceNotFoundError(f"no such file or directory: {spec}{hint}")
 
 

@@ -301,7 +301,7 @@ def expand_patterns(values: Iterable[str], available: Iterable[str]) -> list[str
 
 def _candidates(values: Sequence[str]) -> list[str]:
     """Patterns for every way ``expand_patterns`` may read ``values`` (whole or split)."""
-    return [*values, *split_patterns(v for v in values if "," in v)]
+    return [*values, *split_patterns(values)]
 
 
 def _matches(name: str, pattern: str) -> bool:
@@ -582,7 +582,7 @@ def collect(
                 picked = [*STRUCTURAL, *(columns[m] for m in wanted)]
                 frames.append((pidx, pl.DataFrame([data.get_column(c) for c in picked])))
     patterns = expand_patterns(metrics, available)
-    if any("," in m for m in metrics):
+    if set(_candidates(metrics)) != set(patterns):  # read whole after all: drop the rest
         keep = set(match_metrics(available, patterns))
         frames = [
             (pidx, pl.DataFrame([f.get_column(c) for c in f.columns if _kept(c, keep)]))
