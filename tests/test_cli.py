@@ -101,6 +101,17 @@ def test_dynamic_run_completion_reads_the_db_on_the_line() -> None:
     assert not list(Path(DB).parent.glob("toyproj.db-*"))
 
 
+def test_run_completion_after_a_comma() -> None:
+    """`--run alpha,<TAB>` completes the part after the comma, keeping the whole word
+    (shells replace the word and drop candidates that do not start with it), and
+    leaves out the runs already given."""
+    assert _complete(f"trackio-tool analyze {DB} --run alpha,", 4) == ["alpha,beta", "alpha,gamma"]
+    assert _complete(f"trackio-tool analyze {DB} --run alpha,g", 4) == ["alpha,gamma"]
+    assert _complete(f"trackio-tool analyze {DB} --run alpha,gamma,", 4) == ["alpha,gamma,beta"]
+    assert _complete(f"trackio-tool analyze {DB} --run alpha --run ", 6) == ["beta", "gamma"]
+    assert _complete(f"trackio-tool analyze {DB} --run gamma --run alpha,", 6) == ["alpha,beta"]
+
+
 def test_real_bash_completion_script(tmp_path: Path) -> None:
     """--install-completion writes a script that real bash uses to complete run names."""
     home = tmp_path / "home"

@@ -35,9 +35,14 @@ def _source_from_line(ctx: typer.Context) -> list[str]:
 def complete_run(ctx: typer.Context, incomplete: str) -> list[tuple[str, str]]:
     """Run names from the local .db files given earlier on the command line.
 
+    After a comma (``--run alpha,<TAB>``) the part after the last comma is
+    completed and the word kept whole (``alpha,beta``): shells replace the whole
+    word with a candidate and drop those that do not start with it. Names already
+    given (in this word or an earlier ``--run``) are not offered again.
+
     Stdlib sqlite3 only: this runs on every TAB, so it must stay cheap.
     """
-    results: dict[str, str] = {}
+    runs: dict[str, str] = {}
     for src in _source_from_line(ctx):
         if "://" in src:
             continue
@@ -47,18 +52,38 @@ def complete_run(ctx: typer.Context, incomplete: str) -> list[tuple[str, str]]:
         try:
             with read_only(path, timeout=1) as con:
                 rows = con.execute(
-                    "SELECT run_name, COUNT(*) FROM metrics WHERE run_name LIKE ? ESCAPE '\\'"
-                    " GROUP BY run_name ORDER BY MIN(id)",
-                    (
-                        incomplete.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-                        + "%",
-                    ),
+                    "SELECT run_name, COUNT(*) FROM metrics GROUP BY run_name ORDER BY MIN(id)"
                 ).fetchall()
         except sqlite3.Error:
             continue
         for name, n in rows:
-            results.setdefault(str(name), f"run in {path.stem} ({plural(n, 'row')})")
-    return list(results.items())
+            runs.setdefault(str(name), f"run in {path.stem} ({plural(n, 'row')})")
+    return _with_commas(runs, incomplete, _given_runs(ctx))
+
+
+def _given_runs(ctx: typer.Context) -> set[str]:
+    """Values of the ``--run`` options before the one being completed, and their parts."""
+    value = ctx.params.get("run")
+    given = [value] if isinstance(value, str) else [str(v) for v in value or ()]
+    return {p.strip() for v in given for p in [v, *v.split(",")] if p.strip()}
+
+
+def _with_commas(
+    candidates: dict[str, str], incomplete: str, given: set[str]
+) -> list[tuple[str, str]]:
+    """``(value, help)`` pairs for the word ``incomplete``: whole candidates starting
+    with it (a run name may hold commas), then ``head,candidate`` for the part after
+    its last comma, leaving out what the word or ``given`` already lists."""
+    out = [(v, h) for v, h in candidates.items() if v.startswith(incomplete) and v not in given]
+    if "," in incomplete:
+        head, _, part = incomplete.rpartition(",")
+        listed = given | {p.strip() for p in head.split(",")}
+        out += [
+            (f"{head},{v}", h)
+            for v, h in candidates.items()
+            if v.startswith(part) and v not in listed
+        ]
+    return out
 
 
 def no_empty_values(param: typer.CallbackParam, value: list[str] | None) -> list[str] | None:
