@@ -112,6 +112,33 @@ def test_run_completion_after_a_comma() -> None:
     assert _complete(f"trackio-tool analyze {DB} --run gamma --run alpha,", 6) == ["alpha,beta"]
 
 
+@pytest.mark.parametrize("command", ["drop", "rename"])
+def test_run_completion_offers_ids_where_runs_share_a_name(command: str) -> None:
+    """drop and rename refuse a bare name two runs share (the fixture's two betas):
+    offer their 8-character ids instead, with the name as the help text."""
+    assert _complete(f"trackio-tool {command} {DB} --run ", 4) == [
+        "alpha",
+        "66bbe705",
+        "6afb4a00",
+        "gamma",
+    ]
+    zsh = " ".join(_complete(f"trackio-tool {command} {DB} --run 6", 4, "zsh"))
+    assert '"66bbe705":"beta in toyproj (50 rows)"' in zsh
+    assert '"6afb4a00":"beta in toyproj (30 rows)"' in zsh
+    # analyze selects both betas with the bare name: it keeps offering it.
+    assert _complete(f"trackio-tool analyze {DB} --run ", 4) == ["alpha", "beta", "gamma"]
+
+
+def test_run_completion_for_drop_after_a_comma() -> None:
+    assert _complete(f"trackio-tool drop {DB} --run 66bbe705,", 4) == [
+        "66bbe705,alpha",
+        "66bbe705,6afb4a00",
+        "66bbe705,gamma",
+    ]
+    # rename takes one run: no list to extend.
+    assert _complete(f"trackio-tool rename {DB} --run alpha,", 4) == []
+
+
 def test_real_bash_completion_script(tmp_path: Path) -> None:
     """--install-completion writes a script that real bash uses to complete run names."""
     home = tmp_path / "home"

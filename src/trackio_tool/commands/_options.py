@@ -2,88 +2,11 @@
 
 from __future__ import annotations
 
-import sqlite3
-from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
 
-from trackio_tool.commands._output import plural
-from trackio_tool.store._sqlite_ro import read_only
-
-
-def _source_from_line(ctx: typer.Context) -> list[str]:
-    # While completing `--run <TAB>` click leaves positionals unparsed in ctx.args
-    # (DEPENDENCIES.md §6), so look in both places.
-    found: list[str] = []
-    for name in ("sources", "source", "target"):
-        value = ctx.params.get(name)
-        if isinstance(value, str):
-            found.append(value)
-        elif isinstance(value, (list, tuple)):
-            found.extend(str(v) for v in value)
-    from_opt = ctx.params.get("from_")
-    if isinstance(from_opt, str):
-        found.append(from_opt)
-    found.extend(a for a in ctx.args if not a.startswith("-"))
-    out: list[str] = []
-    for item in found:
-        out.extend(p for p in item.split(",") if p)
-    return out
-
-
-def complete_run(ctx: typer.Context, incomplete: str) -> list[tuple[str, str]]:
-    """Run names from the local .db files given earlier on the command line.
-
-    After a comma (``--run alpha,<TAB>``) the part after the last comma is
-    completed and the word kept whole (``alpha,beta``): shells replace the whole
-    word with a candidate and drop those that do not start with it. Names already
-    given (in this word or an earlier ``--run``) are not offered again.
-
-    Stdlib sqlite3 only: this runs on every TAB, so it must stay cheap.
-    """
-    runs: dict[str, str] = {}
-    for src in _source_from_line(ctx):
-        if "://" in src:
-            continue
-        path = Path(src).expanduser()
-        if path.suffix != ".db" or not path.is_file():
-            continue
-        try:
-            with read_only(path, timeout=1) as con:
-                rows = con.execute(
-                    "SELECT run_name, COUNT(*) FROM metrics GROUP BY run_name ORDER BY MIN(id)"
-                ).fetchall()
-        except sqlite3.Error:
-            continue
-        for name, n in rows:
-            runs.setdefault(str(name), f"run in {path.stem} ({plural(n, 'row')})")
-    return _with_commas(runs, incomplete, _given_runs(ctx))
-
-
-def _given_runs(ctx: typer.Context) -> set[str]:
-    """Values of the ``--run`` options before the one being completed, and their parts."""
-    value = ctx.params.get("run")
-    given = [value] if isinstance(value, str) else [str(v) for v in value or ()]
-    return {p.strip() for v in given for p in [v, *v.split(",")] if p.strip()}
-
-
-def _with_commas(
-    candidates: dict[str, str], incomplete: str, given: set[str]
-) -> list[tuple[str, str]]:
-    """``(value, help)`` pairs for the word ``incomplete``: whole candidates starting
-    with it (a run name may hold commas), then ``head,candidate`` for the part after
-    its last comma, leaving out what the word or ``given`` already lists."""
-    out = [(v, h) for v, h in candidates.items() if v.startswith(incomplete) and v not in given]
-    if "," in incomplete:
-        head, _, part = incomplete.rpartition(",")
-        listed = given | {p.strip() for p in head.split(",")}
-        out += [
-            (f"{head},{v}", h)
-            for v, h in candidates.items()
-            if v.startswith(part) and v not in listed
-        ]
-    return out
+from trackio_tool.commands._complete import complete_run
 
 
 def no_empty_values(param: typer.CallbackParam, value: list[str] | None) -> list[str] | None:

@@ -7,12 +7,12 @@ from typing import Annotated, Any
 
 import typer
 
+from trackio_tool.commands._complete import complete_run_to_drop
 from trackio_tool.commands._options import (
     DryRunOpt,
     JsonOpt,
     MediaOpt,
     QuietOpt,
-    complete_run,
     no_empty_values,
 )
 
@@ -22,7 +22,7 @@ RunsOpt = Annotated[
         "--run",
         "-r",
         help="Runs to delete, by name or id; repeat it or separate with commas.",
-        autocompletion=complete_run,
+        autocompletion=complete_run_to_drop,
         callback=no_empty_values,
         show_default=False,
     ),

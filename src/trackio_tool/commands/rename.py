@@ -6,7 +6,8 @@ from typing import Annotated
 
 import typer
 
-from trackio_tool.commands._options import JsonOpt, QuietOpt, complete_run, no_empty_values
+from trackio_tool.commands._complete import complete_run_to_rename
+from trackio_tool.commands._options import JsonOpt, QuietOpt, no_empty_values
 
 RunsOpt = Annotated[
     list[str],  # no default: Typer refuses a missing --run as a usage error (exit 2)
@@ -14,7 +15,7 @@ RunsOpt = Annotated[
         "--run",
         "-r",
         help="The run to rename, by name or id.",
-        autocompletion=complete_run,
+        autocompletion=complete_run_to_rename,
         callback=no_empty_values,
         show_default=False,
     ),

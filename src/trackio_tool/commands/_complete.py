@@ -1,0 +1,161 @@
+"""Shell completion of ``--run`` values, from the local .db files on the command line.
+
+It runs on every TAB: stdlib sqlite3 only (no polars), and nothing but
+candidates on stdout.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from dataclasses import dataclass
+from pathlib import Path
+
+import typer
+
+from trackio_tool.commands._output import plural
+from trackio_tool.store._sqlite_ro import read_only
+
+
+def _source_from_line(ctx: typer.Context) -> list[str]:
+    # While completing `--run <TAB>` click leaves positionals unparsed in ctx.args
+    # (DEPENDENCIES.md §6), so look in both places.
+    found: list[str] = []
+    for name in ("sources", "source", "target"):
+        value = ctx.params.get(name)
+        if isinstance(value, str):
+            found.append(value)
+        elif isinstance(value, (list, tuple)):
+            found.extend(str(v) for v in value)
+    from_opt = ctx.params.get("from_")
+    if isinstance(from_opt, str):
+        found.append(from_opt)
+    found.extend(a for a in ctx.args if not a.startswith("-"))
+    out: list[str] = []
+    for item in found:
+        out.extend(p for p in item.split(",") if p)
+    return out
+
+
+@dataclass(frozen=True)
+class _Run:
+    name: str
+    key: str
+    """What tells runs apart in the file: its run_id, or its name where there is none."""
+    run_id: str | None
+    rows: int
+
+
+def _runs_of(path: Path) -> list[_Run]:
+    """The runs in ``metrics``, in the order they started (one per run and name)."""
+    with read_only(path, timeout=1) as con:
+        columns = {str(c[1]) for c in con.execute("PRAGMA table_info(metrics)")}
+        rid = "run_id" if "run_id" in columns else "NULL"
+        # Trackio's (run_id, run_name, timestamp) index covers this: no table scan.
+        rows = con.execute(
+            f"SELECT run_name, {rid}, COUNT(*) FROM metrics"
+            f" GROUP BY {rid}, run_name ORDER BY MIN(id)"
+        ).fetchall()
+    return [
+        _Run(str(name), str(name if run_id is None else run_id), run_id, n)
+        for name, run_id, n in rows
+    ]
+
+
+def _local_dbs(ctx: typer.Context) -> list[Path]:
+    out: list[Path] = []
+    for src in _source_from_line(ctx):
+        if "://" in src:
+            continue
+        path = Path(src).expanduser()
+        if path.suffix == ".db" and path.is_file():
+            out.append(path)
+    return out
+
+
+def _candidates(ctx: typer.Context, *, unique: bool) -> dict[str, str]:
+    """Values to offer for ``--run``, with their help text (zsh and fish show it).
+
+    ``unique`` (drop, rename) offers the id of each run whose name another run
+    shares, since those commands refuse a bare name that selects several runs.
+    """
+    found: dict[str, str] = {}
+    for path in _local_dbs(ctx):
+        try:
+            runs = _runs_of(path)
+        except sqlite3.Error:
+            continue
+        keys: dict[str, set[str]] = {}
+        for run in runs:
+            keys.setdefault(run.name, set()).add(run.key)
+        for run in runs:
+            where = f"in {path.stem} ({plural(run.rows, 'row')})"
+            if unique and len(keys[run.name]) > 1 and run.run_id is not None:
+                found.setdefault(_short_id(run, runs), f"{run.name} {where}")
+            else:
+                found.setdefault(run.name, f"run {where}")
+    return found
+
+
+def _short_id(run: _Run, runs: list[_Run]) -> str:
+    """The run's id cut to 8 characters (more where that is not unique), as the
+    selector takes a unique id prefix of 6 or more; the whole id where a prefix
+    would not select it (it names a run, or the run is stored under two names)."""
+    rid = str(run.run_id)
+    ids = [str(r.run_id) for r in runs if r.run_id is not None]
+    names = {r.name for r in runs}
+    if ids.count(rid) > 1:
+        return rid
+    width = 8
+    while width < len(rid):
+        prefix = rid[:width]
+        if prefix not in names and sum(i.startswith(prefix) for i in ids) == 1:
+            return prefix
+        width += 4
+    return rid
+
+
+def _given_runs(ctx: typer.Context) -> set[str]:
+    """Values of the ``--run`` options before the one being completed, and their parts."""
+    value = ctx.params.get("run")
+    given = [value] if isinstance(value, str) else [str(v) for v in value or ()]
+    return {p.strip() for v in given for p in [v, *v.split(",")] if p.strip()}
+
+
+def _with_commas(
+    candidates: dict[str, str], incomplete: str, given: set[str]
+) -> list[tuple[str, str]]:
+    """``(value, help)`` pairs for the word ``incomplete``: whole candidates starting
+    with it (a run name may hold commas), then ``head,candidate`` for the part after
+    its last comma, leaving out what the word or ``given`` already lists."""
+    out = [(v, h) for v, h in candidates.items() if v.startswith(incomplete) and v not in given]
+    if "," in incomplete:
+        head, _, part = incomplete.rpartition(",")
+        listed = given | {p.strip() for p in head.split(",")}
+        out += [
+            (f"{head},{v}", h)
+            for v, h in candidates.items()
+            if v.startswith(part) and v not in listed
+        ]
+    return out
+
+
+def complete_run(ctx: typer.Context, incomplete: str) -> list[tuple[str, str]]:
+    """``--run`` of analyze and merge: run names.
+
+    After a comma (``--run alpha,<TAB>``) the part after the last comma is
+    completed and the word kept whole (``alpha,beta``): shells replace the whole
+    word with a candidate and drop those that do not start with it. Runs already
+    given (in this word or an earlier ``--run``) are not offered again.
+    """
+    return _with_commas(_candidates(ctx, unique=False), incomplete, _given_runs(ctx))
+
+
+def complete_run_to_drop(ctx: typer.Context, incomplete: str) -> list[tuple[str, str]]:
+    """``--run`` of drop: unique names, and ids where runs share a name."""
+    return _with_commas(_candidates(ctx, unique=True), incomplete, _given_runs(ctx))
+
+
+def complete_run_to_rename(ctx: typer.Context, incomplete: str) -> list[tuple[str, str]]:
+    """``--run`` of rename: as drop, but one run (no comma-separated list)."""
+    given = _given_runs(ctx)
+    return [(v, h) for v, h in _candidates(ctx, unique=True).items() if v not in given]

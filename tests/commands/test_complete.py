@@ -1,0 +1,27 @@
+"""Shell completion helpers (the protocol itself is driven in tests/test_cli.py)."""
+
+from __future__ import annotations
+
+from trackio_tool.commands._complete import _Run, _short_id
+
+
+def _run(name: str, run_id: str) -> _Run:
+    return _Run(name, run_id, run_id, 1)
+
+
+def test_short_id_is_8_characters_unless_that_selects_nothing() -> None:
+    a = _run("beta", "66bbe7058728471b8bdfacf8593ad4a1")
+    b = _run("beta", "6afb4a0011dc4614bf8df66d3e75156b")
+    assert _short_id(a, [a, b]) == "66bbe705"
+    # Another id starting the same way: longer, until unique.
+    c = _run("gamma", "66bbe705ffff471b8bdfacf8593ad4a1")
+    assert _short_id(a, [a, b, c]) == "66bbe7058728"
+    # A prefix that is another run's name selects that run, not this one.
+    d = _run("66bbe705", "0123456789abcdef0123456789abcdef")
+    assert _short_id(a, [a, b, d]) == "66bbe7058728"
+    # One run stored under two names fills two index rows: only its whole id is unique.
+    e = _run("beta-old", a.key)
+    assert _short_id(a, [a, b, e]) == a.key
+    # Short ids (not Trackio's) are given whole.
+    f, g = _run("x", "abc"), _run("x", "abd")
+    assert _short_id(f, [f, g]) == "abc"
