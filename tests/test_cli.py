@@ -139,6 +139,31 @@ def test_run_completion_for_drop_after_a_comma() -> None:
     assert _complete(f"trackio-tool rename {DB} --run alpha,", 4) == []
 
 
+def test_plot_run_completion_qualifies_names_of_same_named_projects() -> None:
+    """plot refuses a bare name found in several projects: offer PROJECT:RUN, with the
+    project named as plot labels it (folder/project when two sources share a name)."""
+    old = str(FIXTURES / "trackio-0.20.2" / "toyproj.db")
+    assert _complete(f"trackio-tool plot {DB} {old} --run ", 5) == [
+        "trackio-0.43.0/toyproj:alpha",
+        "trackio-0.43.0/toyproj:beta",
+        "trackio-0.43.0/toyproj:gamma",
+        "trackio-0.20.2/toyproj:alpha",
+        "trackio-0.20.2/toyproj:beta",
+        "dainty-sunset-0",  # in one project only: bare
+        "trackio-0.20.2/toyproj:gamma",
+    ]
+    assert _complete(f"trackio-tool plot {DB} {old} --run trackio-0.20.2/toyproj:g", 5) == [
+        "trackio-0.20.2/toyproj:gamma"
+    ]
+    assert _complete(f"trackio-tool plot {DB} {old} --run dainty-sunset-0,trackio-0.2", 5) == [
+        "dainty-sunset-0,trackio-0.20.2/toyproj:alpha",
+        "dainty-sunset-0,trackio-0.20.2/toyproj:beta",
+        "dainty-sunset-0,trackio-0.20.2/toyproj:gamma",
+    ]
+    # One project, or names no other project holds: bare names, as before.
+    assert _complete(f"trackio-tool plot {DB} --run ", 4) == ["alpha", "beta", "gamma"]
+
+
 def test_real_bash_completion_script(tmp_path: Path) -> None:
     """--install-completion writes a script that real bash uses to complete run names."""
     home = tmp_path / "home"

@@ -6,6 +6,7 @@ candidates on stdout.
 
 from __future__ import annotations
 
+import os
 import sqlite3
 from dataclasses import dataclass
 from pathlib import Path
@@ -13,6 +14,7 @@ from pathlib import Path
 import typer
 
 from trackio_tool.commands._output import plural
+from trackio_tool.store._labels import project_labels
 from trackio_tool.store._sqlite_ro import read_only
 
 
@@ -61,14 +63,21 @@ def _runs_of(path: Path) -> list[_Run]:
     ]
 
 
-def _local_dbs(ctx: typer.Context) -> list[Path]:
-    out: list[Path] = []
+def _projects(ctx: typer.Context) -> list[tuple[Path, list[_Run]]]:
+    """The local .db files on the line that can be read, each once, with their runs."""
+    out: list[tuple[Path, list[_Run]]] = []
+    seen: set[str] = set()
     for src in _source_from_line(ctx):
         if "://" in src:
             continue
         path = Path(src).expanduser()
-        if path.suffix == ".db" and path.is_file():
-            out.append(path)
+        if path.suffix != ".db" or not path.is_file() or os.path.abspath(path) in seen:
+            continue
+        seen.add(os.path.abspath(path))
+        try:
+            out.append((path, _runs_of(path)))
+        except sqlite3.Error:
+            continue
     return out
 
 
@@ -79,11 +88,7 @@ def _candidates(ctx: typer.Context, *, unique: bool) -> dict[str, str]:
     shares, since those commands refuse a bare name that selects several runs.
     """
     found: dict[str, str] = {}
-    for path in _local_dbs(ctx):
-        try:
-            runs = _runs_of(path)
-        except sqlite3.Error:
-            continue
+    for path, runs in _projects(ctx):
         keys: dict[str, set[str]] = {}
         for run in runs:
             keys.setdefault(run.name, set()).add(run.key)
@@ -93,6 +98,32 @@ def _candidates(ctx: typer.Context, *, unique: bool) -> dict[str, str]:
                 found.setdefault(_short_id(run, runs), f"{run.name} {where}")
             else:
                 found.setdefault(run.name, f"run {where}")
+    return found
+
+
+def _plot_candidates(ctx: typer.Context) -> dict[str, str]:
+    """plot's ``--run`` values: a bare name where one project holds it, else
+    ``PROJECT:RUN`` with the project named as plot labels it (``folder/project``
+    where two sources hold projects of one name), since plot refuses a bare name
+    found in several projects. A name that reads as another project's
+    ``PROJECT:RUN`` is qualified too."""
+    projects = _projects(ctx)
+    labels = project_labels(
+        [path.stem for path, _ in projects], [os.path.abspath(path) for path, _ in projects]
+    )
+    prefixes = set(labels) | {path.stem for path, _ in projects}
+    holders: dict[str, set[str]] = {}
+    for (_, runs), label in zip(projects, labels, strict=True):
+        for run in runs:
+            holders.setdefault(run.name, set()).add(label)
+    found: dict[str, str] = {}
+    for (_, runs), label in zip(projects, labels, strict=True):
+        for run in runs:
+            bare = len(holders[run.name]) == 1 and not any(
+                run.name[:i] in prefixes for i, ch in enumerate(run.name) if ch == ":"
+            )
+            value = run.name if bare else f"{label}:{run.name}"
+            found.setdefault(value, f"run in {label} ({plural(run.rows, 'row')})")
     return found
 
 
@@ -159,3 +190,8 @@ def complete_run_to_rename(ctx: typer.Context, incomplete: str) -> list[tuple[st
     """``--run`` of rename: as drop, but one run (no comma-separated list)."""
     given = _given_runs(ctx)
     return [(v, h) for v, h in _candidates(ctx, unique=True).items() if v not in given]
+
+
+def complete_plot_run(ctx: typer.Context, incomplete: str) -> list[tuple[str, str]]:
+    """``--run`` of plot: names, as ``PROJECT:RUN`` where several projects hold one."""
+    return _with_commas(_plot_candidates(ctx), incomplete, _given_runs(ctx))

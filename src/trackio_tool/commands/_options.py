@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Optional
+from collections.abc import Callable
+from typing import Annotated, Any, Optional
 
 import typer
 
-from trackio_tool.commands._complete import complete_run
+from trackio_tool.commands._complete import complete_plot_run, complete_run
 
 
 def no_empty_values(param: typer.CallbackParam, value: list[str] | None) -> list[str] | None:
@@ -21,17 +22,25 @@ def no_empty_values(param: typer.CallbackParam, value: list[str] | None) -> list
     return value
 
 
-RunOpt = Annotated[
-    Optional[list[str]],  # noqa: UP045 - Typer needs Optional on 3.10
-    typer.Option(
+def _run_option(complete: Callable[[typer.Context, str], list[tuple[str, str]]]) -> Any:
+    return typer.Option(
         "--run",
         "-r",
         help="Run name or id; repeat it or separate with commas (a name that itself holds"
         " commas is matched whole; default: every run).",
-        autocompletion=complete_run,
+        autocompletion=complete,
         callback=no_empty_values,
         show_default=False,
-    ),
+    )
+
+
+RunOpt = Annotated[
+    Optional[list[str]],  # noqa: UP045 - Typer needs Optional on 3.10
+    _run_option(complete_run),
+]
+PlotRunOpt = Annotated[
+    Optional[list[str]],  # noqa: UP045 - Typer needs Optional on 3.10
+    _run_option(complete_plot_run),
 ]
 MediaOpt = Annotated[
     bool,

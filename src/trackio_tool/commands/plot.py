@@ -8,7 +8,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from trackio_tool.commands._options import QuietOpt, RefreshOpt, RunOpt, no_empty_values
+from trackio_tool.commands._options import PlotRunOpt, QuietOpt, RefreshOpt, no_empty_values
 
 
 class XAxis(str, Enum):
@@ -87,7 +87,7 @@ ColsOpt = Annotated[
 def plot(
     sources: SourcesArg,
     output: OutputOpt = "plot.webp",
-    run: RunOpt = None,
+    run: PlotRunOpt = None,
     metric: MetricOpt = None,
     x: XOpt = XAxis.step,
     smooth: SmoothOpt = 0,

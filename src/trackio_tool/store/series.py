@@ -20,7 +20,6 @@ import math
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from pathlib import PurePosixPath
 from typing import Any, Literal
 
 import polars as pl
@@ -30,6 +29,7 @@ from trackio_tool.errors import AmbiguousRunError, OutputError, RunNotFoundError
 from trackio_tool.sources import ProjectFiles
 from trackio_tool.store import select
 from trackio_tool.store._decode import invalid_payloads, metric_name
+from trackio_tool.store._labels import project_labels
 from trackio_tool.store.numeric import read_float_series
 from trackio_tool.store.project import Project, open_project
 
@@ -101,27 +101,6 @@ class PlotData:
 
 
 # -- runs: labels and selection ---------------------------------------------------
-
-
-def project_labels(names: Sequence[str], sources: Sequence[str]) -> list[str]:
-    """Project names, qualified by their folder where two sources hold the same name."""
-    counts: dict[str, int] = {}
-    for n in names:
-        counts[n] = counts.get(n, 0) + 1
-    labels: list[str] = []
-    for name, source in zip(names, sources, strict=True):
-        if counts[name] == 1:
-            labels.append(name)
-            continue
-        parent = PurePosixPath(source.rstrip("/")).parent.name
-        label = f"{parent}/{name}" if parent else name
-        k = 2
-        base = label
-        while label in labels:
-            label = f"{base}#{k}"
-            k += 1
-        labels.append(label)
-    return labels
 
 
 def label_runs(runs: pl.DataFrame) -> pl.Series:
