@@ -164,6 +164,32 @@ def test_plot_run_completion_qualifies_names_of_same_named_projects() -> None:
     assert _complete(f"trackio-tool plot {DB} --run ", 4) == ["alpha", "beta", "gamma"]
 
 
+def test_run_completion_never_fails_aloud(tmp_path: Path) -> None:
+    """Completion prints candidates or nothing: an error on stderr would land in the
+    middle of the line being typed. Found: '~nouser/x.db' (RuntimeError) and a file
+    name that is not UTF-8 (UnicodeEncodeError in the SQLite URI) each printed one."""
+    junk = tmp_path / "junk.db"
+    junk.write_bytes(b"not a database")
+    fifo = tmp_path / "fifo.db"
+    os.mkfifo(fifo)
+    odd = tmp_path / os.fsdecode(b"\xff.db")
+    odd.write_bytes(Path(DB).read_bytes())
+    for src in (junk, fifo, tmp_path, "~no-such-user-here/x.db", "hf://org/x.db", "/dev/null"):
+        for command in ("analyze", "drop", "rename", "plot"):
+            env = {
+                **os.environ,
+                "_TRACKIO_TOOL_COMPLETE": "complete_bash",
+                "COMP_WORDS": f"trackio-tool {command} {src} --run ",
+                "COMP_CWORD": "4",
+            }
+            proc = subprocess.run([TOOL], capture_output=True, text=True, env=env, timeout=30)
+            assert (proc.returncode, proc.stdout.strip(), proc.stderr) == (0, "", ""), (
+                src,
+                command,
+            )
+    assert _complete(f"trackio-tool analyze {odd} --run ", 4) == ["alpha", "beta", "gamma"]
+
+
 def test_real_bash_completion_script(tmp_path: Path) -> None:
     """--install-completion writes a script that real bash uses to complete run names."""
     home = tmp_path / "home"

@@ -2,7 +2,18 @@
 
 from __future__ import annotations
 
-from trackio_tool.commands._complete import _Run, _short_id
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
+
+from trackio_tool.commands._complete import (
+    _Run,
+    _short_id,
+    complete_plot_run,
+    complete_run,
+    complete_run_to_drop,
+    complete_run_to_rename,
+)
 
 
 def _run(name: str, run_id: str) -> _Run:
@@ -25,3 +36,15 @@ def test_short_id_is_8_characters_unless_that_selects_nothing() -> None:
     # Short ids (not Trackio's) are given whole.
     f, g = _run("x", "abc"), _run("x", "abd")
     assert _short_id(f, [f, g]) == "abc"
+
+
+def test_completion_gives_nothing_when_a_path_cannot_be_checked(monkeypatch: Any) -> None:
+    """Path.is_file raises PermissionError for a file in a folder we may not enter."""
+
+    def refuse(self: Path) -> bool:
+        raise PermissionError(13, "Permission denied", str(self))
+
+    monkeypatch.setattr(Path, "is_file", refuse)
+    ctx: Any = SimpleNamespace(params={"sources": ["/locked/toyproj.db"]}, args=[])
+    for complete in (complete_run, complete_run_to_drop, complete_run_to_rename, complete_plot_run):
+        assert complete(ctx, "") == []

@@ -1,13 +1,17 @@
 """Shell completion of ``--run`` values, from the local .db files on the command line.
 
 It runs on every TAB: stdlib sqlite3 only (no polars), and nothing but
-candidates on stdout.
+candidates on stdout. Whatever goes wrong (a junk or unreadable file, ``~nouser``,
+a folder we may not enter) means no candidates, never a message: one on stderr
+would land in the middle of the line being typed.
 """
 
 from __future__ import annotations
 
+import functools
 import os
 import sqlite3
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -58,8 +62,9 @@ def _runs_of(path: Path) -> list[_Run]:
             f" GROUP BY {rid}, run_name ORDER BY MIN(id)"
         ).fetchall()
     return [
-        _Run(str(name), str(name if run_id is None else run_id), run_id, n)
+        _Run(name, name if run_id is None else str(run_id), run_id, n)
         for name, run_id, n in rows
+        if isinstance(name, str)  # not Trackio's (a NULL, a blob): nothing to offer
     ]
 
 
@@ -170,6 +175,21 @@ def _with_commas(
     return out
 
 
+Completer = Callable[[typer.Context, str], list[tuple[str, str]]]
+
+
+def _never_fails(complete: Completer) -> Completer:
+    @functools.wraps(complete)
+    def guarded(ctx: typer.Context, incomplete: str) -> list[tuple[str, str]]:
+        try:
+            return complete(ctx, incomplete)
+        except Exception:  # see the module docstring
+            return []
+
+    return guarded
+
+
+@_never_fails
 def complete_run(ctx: typer.Context, incomplete: str) -> list[tuple[str, str]]:
     """``--run`` of analyze and merge: run names.
 
@@ -181,17 +201,20 @@ def complete_run(ctx: typer.Context, incomplete: str) -> list[tuple[str, str]]:
     return _with_commas(_candidates(ctx, unique=False), incomplete, _given_runs(ctx))
 
 
+@_never_fails
 def complete_run_to_drop(ctx: typer.Context, incomplete: str) -> list[tuple[str, str]]:
     """``--run`` of drop: unique names, and ids where runs share a name."""
     return _with_commas(_candidates(ctx, unique=True), incomplete, _given_runs(ctx))
 
 
+@_never_fails
 def complete_run_to_rename(ctx: typer.Context, incomplete: str) -> list[tuple[str, str]]:
     """``--run`` of rename: as drop, but one run (no comma-separated list)."""
     given = _given_runs(ctx)
     return [(v, h) for v, h in _candidates(ctx, unique=True).items() if v not in given]
 
 
+@_never_fails
 def complete_plot_run(ctx: typer.Context, incomplete: str) -> list[tuple[str, str]]:
     """``--run`` of plot: names, as ``PROJECT:RUN`` where several projects hold one."""
     return _with_commas(_plot_candidates(ctx), incomplete, _given_runs(ctx))

@@ -6,6 +6,7 @@ Kept free of polars so shell completion can use it on every TAB.
 from __future__ import annotations
 
 import contextlib
+import os
 import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
@@ -17,7 +18,8 @@ SQLITE_MAGIC = b"SQLite format 3\x00"  # the first 16 bytes of every SQLite file
 
 def connect_ro(path: Path, *, timeout: float = 30) -> sqlite3.Connection:
     """``mode=ro`` (never ``immutable=1``): rows that live only in ``-wal`` are seen."""
-    uri = f"file:{quote(str(Path(path).absolute()))}?mode=ro"
+    # fsencode: a file name that is not UTF-8 (surrogate-escaped by Python) still opens.
+    uri = f"file:{quote(os.fsencode(Path(path).absolute()))}?mode=ro"
     con = sqlite3.connect(uri, uri=True, timeout=timeout, check_same_thread=False)
     con.execute(f"PRAGMA busy_timeout = {int(timeout * 1000)}")
     return con
