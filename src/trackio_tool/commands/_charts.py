@@ -231,22 +231,17 @@ def build_figure(
                 "font": {"size": 13},
             }
         )
-        if not any(t.finite for t in lines):
+        empty = (
+            "no finite values (NaN/inf only)"
+            if not any(t.finite for t in lines)
+            else "no values &gt; 0 to draw on a log axis"
+            if log_y and not any(_has_positive(t) for t in lines)
+            else None
+        )
+        if empty:  # said in the middle of the chart, where the lines would be
             layout["annotations"].append(
                 {
-                    "text": "no finite values (NaN/inf only)",
-                    "x": (left + right) / 2,
-                    "xref": "paper",
-                    "y": (top + bottom) / 2,
-                    "yref": "paper",
-                    "showarrow": False,
-                    "font": {"color": "#888"},
-                }
-            )
-        elif log_y and not any(_has_positive(t) for t in lines):
-            layout["annotations"].append(
-                {
-                    "text": "no values &gt; 0 to draw on a log axis",
+                    "text": empty,
                     "x": (left + right) / 2,
                     "xref": "paper",
                     "y": (top + bottom) / 2,
