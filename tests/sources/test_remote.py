@@ -104,3 +104,38 @@ def test_help_does_not_import_remote_backends() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+def test_a_connection_reset_while_reading_a_remote_parquet_says_so() -> None:
+    """Over SSH a lost link surfaces as asyncssh's ConnectionLost or, depending on timing,
+    as the socket's ConnectionResetError: both read as a failed connection worth retrying."""
+    from fsspec.implementations.memory import MemoryFile, MemoryFileSystem
+
+    from trackio_tool.errors import SourceError
+    from trackio_tool.sources._layout import ProjectFiles
+    from trackio_tool.store.parquet import read_parquet_file
+
+    class ResetFile(MemoryFile):
+        def read(self, *args: Any) -> bytes:
+            raise ConnectionResetError(104, "Connection reset by peer")
+
+    class ResetFS(MemoryFileSystem):
+        def _open(self, path: str, mode: str = "rb", **kwargs: Any) -> Any:
+            return ResetFile(self, path, b"PAR1")
+
+    fs = ResetFS()
+    pf = ProjectFiles(
+        project="p",
+        kind="parquet",
+        fs=fs,
+        path="/r/p.parquet",
+        source="ssh://host/r/p.parquet",
+        media_dir=None,
+        url_prefix="ssh://host",
+    )
+    with pytest.raises(SourceError) as info:
+        read_parquet_file(pf, "/r/p.parquet", what="metrics")
+    assert str(info.value) == (
+        "could not read ssh://host/r/p.parquet: the connection to the remote source failed"
+        " ([Errno 104] Connection reset by peer); try again"
+    )

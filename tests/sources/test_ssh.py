@@ -361,7 +361,10 @@ def test_a_link_lost_while_reading_a_parquet_is_one_line(
         proxy.close()
     assert tool.returncode == 1
     assert len(tool.stderr.splitlines()) == 1, tool.stderr[:2000]
-    assert tool.stderr.startswith("error: the connection to the remote source failed"), tool.stderr
+    # asyncssh reports the lost link (ConnectionLost) or the socket does (reset by peer),
+    # depending on timing: the same message either way.
+    assert tool.stderr.startswith("error: "), tool.stderr
+    assert "the connection to the remote source failed" in tool.stderr, tool.stderr
 
 
 def test_a_slow_link_that_pauses_between_bursts_is_not_cut(

@@ -37,6 +37,11 @@ def read_parquet_file(pf: ProjectFiles, path: str, *, what: str) -> pl.DataFrame
                 data = fh.read()
             except (FileNotFoundError, PermissionError):
                 raise
+            except ConnectionError as exc:  # reset, aborted: worth another try
+                raise SourceError(
+                    f"could not read {pf.url_prefix}{path}: the connection to the remote"
+                    f" source failed ({exc}); try again"
+                ) from exc
             except OSError as exc:
                 raise SourceError(f"could not read {pf.url_prefix}{path}: {exc}") from exc
         return pl.read_parquet(io.BytesIO(cast(bytes, data)))
