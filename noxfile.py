@@ -7,7 +7,7 @@ import nox
 nox.options.default_venv_backend = "uv|virtualenv"
 nox.options.sessions = ["lint", "typecheck", "tests"]
 
-PYTHONS = ["3.10", "3.11", "3.12"]
+PYTHONS = ["3.10", "3.11", "3.12", "3.13"]
 
 
 @nox.session(python=PYTHONS)
