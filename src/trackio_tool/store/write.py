@@ -1315,6 +1315,13 @@ def rename(
     if not new:
         raise WriteError("the new run name is empty")
     _check_names([new], "new name", "choose another name")
+    if any(ord(c) < 32 or 127 <= ord(c) < 160 for c in new):
+        # Trackio takes them, but a newline or escape in a name garbles every table
+        # and listing it appears in, and names a media folder with it.
+        raise WriteError(
+            f"the new name {new!r} contains a control character (newline, tab, escape...);"
+            " choose another name"
+        )
     if len(new.encode()) > 255:
         raise WriteError(
             f"the new name ({len(new.encode())} bytes) is longer than a media folder name may be"
