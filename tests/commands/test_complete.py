@@ -9,6 +9,7 @@ from typing import Any
 from trackio_tool.commands._complete import (
     _Run,
     _short_id,
+    _with_commas,
     complete_plot_run,
     complete_run,
     complete_run_to_drop,
@@ -48,3 +49,12 @@ def test_completion_gives_nothing_when_a_path_cannot_be_checked(monkeypatch: Any
     ctx: Any = SimpleNamespace(params={"sources": ["/locked/toyproj.db"]}, args=[])
     for complete in (complete_run, complete_run_to_drop, complete_run_to_rename, complete_plot_run):
         assert complete(ctx, "") == []
+
+
+def test_after_a_comma_only_names_the_selector_accepts_there() -> None:
+    """The selector splits a value at every comma and strips the parts, so after a comma
+    a name holding a comma or outer spaces was offered and then refused (`a,c,d`,
+    `a, lead`), and `a,b` came twice: whole, and as `a` + `b`."""
+    names = {n: n for n in ["a", "b", "a,b", "c,d", " lead", "gamma"]}
+    assert [v for v, _ in _with_commas(names, "a,", set())] == ["a,b", "a,gamma"]
+    assert [v for v, _ in _with_commas(names, "gamma,", set())] == ["gamma,a", "gamma,b"]

@@ -113,7 +113,7 @@ def test_rename_refusals(cli: Callable[..., Any], fixture_copy: Callable[[str], 
     assert "--no-media" not in r.stderr  # rename has no such option (found by the fuzz)
     _one_clean_line(cli("rename", str(db), "--run", "gamma", "--to", "  "), "empty")
     _one_clean_line(cli("rename", str(db), "--run", "gamma", "--to", "x" * 300), "(300 bytes)")
-    for name in ("two\nlines", "tab\there", "esc\x1b[31m"):
+    for name in ("two\nlines", "tab\there", "esc\x1b[31m", "line\u2028separator"):
         _one_clean_line(
             cli("rename", str(db), "--run", "gamma", "--to", name), "contains a control character"
         )

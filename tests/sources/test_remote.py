@@ -137,5 +137,5 @@ def test_a_connection_reset_while_reading_a_remote_parquet_says_so() -> None:
         read_parquet_file(pf, "/r/p.parquet", what="metrics")
     assert str(info.value) == (
         "could not read ssh://host/r/p.parquet: the connection to the remote source failed"
-        " ([Errno 104] Connection reset by peer); try again"
+        " (ConnectionResetError: [Errno 104] Connection reset by peer); try again"
     )

@@ -167,10 +167,17 @@ def _with_commas(
     if "," in incomplete:
         head, _, part = incomplete.rpartition(",")
         listed = given | {p.strip() for p in head.split(",")}
+        seen = {v for v, _ in out}
+        # After a comma the selector splits the value at every comma and strips the
+        # parts: a name with a comma or outer spaces cannot follow one.
         out += [
             (f"{head},{v}", h)
             for v, h in candidates.items()
-            if v.startswith(part) and v not in listed
+            if v.startswith(part)
+            and v not in listed
+            and "," not in v
+            and v == v.strip()
+            and f"{head},{v}" not in seen
         ]
     return out
 

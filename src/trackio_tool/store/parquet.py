@@ -38,9 +38,10 @@ def read_parquet_file(pf: ProjectFiles, path: str, *, what: str) -> pl.DataFrame
             except (FileNotFoundError, PermissionError):
                 raise
             except ConnectionError as exc:  # reset, aborted: worth another try
+                reason = str(exc) or "no reason given"
                 raise SourceError(
                     f"could not read {pf.url_prefix}{path}: the connection to the remote"
-                    f" source failed ({exc}); try again"
+                    f" source failed ({type(exc).__name__}: {reason}); try again"
                 ) from exc
             except OSError as exc:
                 raise SourceError(f"could not read {pf.url_prefix}{path}: {exc}") from exc

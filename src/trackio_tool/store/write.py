@@ -25,6 +25,7 @@ import re
 import shutil
 import socket
 import sqlite3
+import unicodedata
 import uuid
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
@@ -1315,7 +1316,7 @@ def rename(
     if not new:
         raise WriteError("the new run name is empty")
     _check_names([new], "new name", "choose another name")
-    if any(ord(c) < 32 or 127 <= ord(c) < 160 for c in new):
+    if any(unicodedata.category(c) in ("Cc", "Zl", "Zp") for c in new):
         # Trackio takes them, but a newline or escape in a name garbles every table
         # and listing it appears in, and names a media folder with it.
         raise WriteError(
