@@ -498,12 +498,11 @@ def _unreadable(text: pl.Series) -> list[int]:
 
 
 def _decode_payloads(text: pl.Series) -> pl.DataFrame:
-    """``decode_payloads`` of a String column, failing on any payload it cannot read."""
-    t = pl.col("t")
-    frame = pl.DataFrame({"t": text}).with_columns(
-        # A payload that is not an object ([], 42, "x") holds no metrics.
-        pl.when(t.str.strip_chars_start().str.starts_with("{")).then(as_text(t)).alias("t")
-    )
+    """``decode_payloads`` of a String column, failing on any payload it cannot read.
+
+    Every payload is an object or null: ``decode_payloads`` nulled (and counted) the rest.
+    """
+    frame = pl.DataFrame({"t": text}).with_columns(as_text(pl.col("t")).alias("t"))
     flat = frame.get_column("t").to_frame().select(flat_mask(pl.col("t"))).to_series()
     # A flat row holding a string that may read as a number is parsed in Python
     # too (with trackio's "NaN" strings), so ``infer_dtype`` sees its values.
