@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from trackio_tool import _waiting
+from trackio_tool.commands._output import plural
 from trackio_tool.errors import MissingDependencyError, OutputError
 
 if TYPE_CHECKING:
@@ -283,8 +284,7 @@ def _flag_low(lines: Sequence[Trace]) -> str:
         return ""
     if None in counts:
         return "values <= 0 not drawn"
-    n = sum(c or 0 for c in counts)
-    return f"{n:,} value{'s' if n != 1 else ''} <= 0 not drawn"
+    return f"{plural(sum(c or 0 for c in counts), 'value')} <= 0 not drawn"
 
 
 def log_y_notes(data: PlotData) -> list[str]:
@@ -295,7 +295,7 @@ def log_y_notes(data: PlotData) -> list[str]:
             low[t.metric] = low.get(t.metric, 0) + 1
     if not low:
         return []
-    shown = [f"{m} ({n} run{'s' if n > 1 else ''})" for m, n in list(low.items())[:5]]
+    shown = [f"{m} ({plural(n, 'run')})" for m, n in list(low.items())[:5]]
     more = f" and {len(low) - 5} more" if len(low) > 5 else ""
     return ["values <= 0 are not drawn on a log y axis: " + ", ".join(shown) + more]
 
