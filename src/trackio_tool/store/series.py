@@ -19,7 +19,7 @@ import fnmatch
 import math
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
 import polars as pl
@@ -664,17 +664,7 @@ def _kept(column: str, metrics: set[str]) -> bool:
 
 
 def _rescale(t: Trace, div: float) -> Trace:
-    return Trace(
-        t.metric,
-        t.run,
-        t.x / div,
-        t.y,
-        None if t.raw_x is None else t.raw_x / div,
-        t.raw_y,
-        t.logged,
-        t.nonfinite,
-        t.nonpositive,
-    )
+    return replace(t, x=t.x / div, raw_x=None if t.raw_x is None else t.raw_x / div)
 
 
 def _where(projects: Sequence[str]) -> str:
