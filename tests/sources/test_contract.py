@@ -29,11 +29,14 @@ CASES = [
     ("trackio-0.43.0-static", "toyproj"),
     ("trackio-0.43.0-wal-snapshot", "walproj.db"),
     ("trackio-0.43.0", ""),  # a whole Trackio directory
+    ("trackio-0.43.0-inbox", ""),  # one project partly, one only in the JSONL inbox
+    ("trackio-0.43.0-inbox", "mixed.db"),
 ]
 MERGE_CASES = [
     ("trackio-0.43.0", "toyproj.db"),
     ("trackio-0.20.2-then-0.43.0", "toyproj.parquet"),
     ("trackio-0.43.0-static", "toyproj"),
+    ("trackio-0.43.0-inbox", "mixed.db"),
 ]
 
 Place = Callable[[str], str]
@@ -113,7 +116,10 @@ def test_merge_copies_the_same_rows_and_media(
     got_db, got_media = _merged(cli, _join(place(fixture), rel), tmp_path / "got" / "merged.db")
     assert got_db == want_db
     assert got_media == want_media
-    assert want_media or fixture == "trackio-0.20.2-then-0.43.0"  # media did get copied
+    # media did get copied (these two have none)
+    assert want_media or fixture in ("trackio-0.20.2-then-0.43.0", "trackio-0.43.0-inbox")
+    if fixture == "trackio-0.43.0-inbox":
+        assert got_db[0]["total_rows"] == 9  # the 5 rows still in the inbox came along
 
 
 def test_parallel_media_downloads(place: Place, tmp_path: Path) -> None:

@@ -113,8 +113,11 @@ def render(summary: Any) -> None:
         f"[bold]{escape(summary.project)}[/bold]"
         f"  [dim]({summary.kind}: {escape(summary.source)})[/dim]"
     )
+    inbox = ""
+    if summary.inbox_rows and summary.kind != "inbox":
+        inbox = f" ({summary.inbox_rows:,} from Trackio's JSONL inbox, not imported yet)"
     console.print(
-        f"{plural(summary.total_rows, 'row')}, {plural(len(summary.runs), 'run')},"
+        f"{plural(summary.total_rows, 'row')}{inbox}, {plural(len(summary.runs), 'run')},"
         f" {plural(len(summary.metrics), 'metric')}: " + (", ".join(summary.metrics) or "-"),
         markup=False,
     )

@@ -81,6 +81,8 @@ class ProjectFiles:
     runs_json: str | None = None
     url_prefix: str = ""
     """How to print paths on this filesystem (``""`` for local, ``ssh://host`` ...)."""
+    inbox_only: bool = False
+    """No ``.db`` yet: the project exists only in Trackio's JSONL inbox (``store.inbox``)."""
 
     @property
     def is_local(self) -> bool:
@@ -88,7 +90,10 @@ class ProjectFiles:
 
     @property
     def display(self) -> str:
-        return self.url_prefix + self.path if self.url_prefix else self.path
+        path = self.path
+        if self.inbox_only:  # no file: name the folder its rows wait in
+            path = _join(path.rsplit("/", 1)[0] if "/" in path else "", "inbox")
+        return self.url_prefix + path if self.url_prefix else path
 
     def local_sqlite_path(self, *, refresh: bool = False, quiet: bool = True) -> Path:
         """A local path SQLite can open read-only in place (with its ``-wal``).
@@ -96,7 +101,7 @@ class ProjectFiles:
         Local files are used where they are; remote ones are fetched into the
         download cache together with their ``-wal`` (``sources.remote``).
         """
-        if self.kind != "sqlite":
+        if self.kind != "sqlite" or self.inbox_only:
             raise TypeError("only sqlite projects have a database file")
         if self.is_local:
             return Path(self.path)
@@ -146,6 +151,12 @@ def _resolve_one(spec: str, tdir: Path) -> list[ProjectFiles]:
             candidate = tdir / f"{canonical_project_name(spec)}{suffix}"
             if candidate.exists():
                 return _resolve_path(str(candidate), _local_fs(), source=spec, url_prefix="")
+        if canonical_project_name(spec) in _inbox_projects(_local_fs(), str(tdir)):
+            return [
+                _inbox_project(
+                    _local_fs(), str(tdir), canonical_project_name(spec), source=spec, url_prefix=""
+                )
+            ]
         known = sorted(p.stem for p in tdir.glob("*.db")) if tdir.is_dir() else []
         hint = _close(spec, known)
         raise SourceNotFoundError(
@@ -279,6 +290,15 @@ def _resolve_dir(
         ):
             continue  # the .db is authoritative; sidecars belong to their project
         projects.append(_parquet_project(fs, path, stem, source=source, url_prefix=url_prefix))
+    if "inbox" in names and names["inbox"].get("type") == "directory":
+        # Logged on a network file system (or TRACKIO_STORAGE_MODE=jsonl) and never
+        # imported: the project has no .db yet (TRACKIO_FORMATS.md §9).
+        have = {p.project for p in projects}
+        projects.extend(
+            _inbox_project(fs, path, stem, source=source, url_prefix=url_prefix)
+            for stem in _inbox_projects(fs, path)
+            if stem not in have
+        )
     if not projects:
         # A Hub bucket or Space keeps TRACKIO_DIR under trackio/ (§8).
         if "trackio" in names and names["trackio"].get("type") == "directory":
@@ -288,6 +308,27 @@ def _resolve_dir(
             " and no metrics.parquet (static export)"
         )
     return projects
+
+
+def _inbox_projects(fs: AbstractFileSystem, folder: str) -> list[str]:
+    from trackio_tool.store.inbox import inbox_projects
+
+    return inbox_projects(fs, folder)
+
+
+def _inbox_project(
+    fs: AbstractFileSystem, folder: str, stem: str, *, source: str, url_prefix: str
+) -> ProjectFiles:
+    return ProjectFiles(
+        project=stem,
+        kind="sqlite",
+        fs=fs,
+        path=_join(folder, f"{stem}.db"),
+        source=source,
+        media_dir=_join(folder, "media", stem),
+        url_prefix=url_prefix,
+        inbox_only=True,
+    )
 
 
 def _static_project(

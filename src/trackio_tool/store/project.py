@@ -3,12 +3,18 @@
 from __future__ import annotations
 
 import sqlite3
+import tempfile
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 import polars as pl
 
+from trackio_tool.errors import SourceError, SourceNotFoundError
 from trackio_tool.sources import ProjectFiles
+from trackio_tool.sources.progress import get_reporter
+from trackio_tool.store import inbox
+from trackio_tool.store.inbox import Pending
 from trackio_tool.store.parquet import ParquetReader
 from trackio_tool.store.sqlite import RUN_INDEX_SCHEMA, SqliteReader
 
@@ -20,15 +26,62 @@ class Project:
     have one, else its name (two runs may share a name since Trackio 0.24).
     """
 
-    def __init__(self, files: ProjectFiles, *, refresh: bool = False, quiet: bool = True) -> None:
+    def __init__(
+        self,
+        files: ProjectFiles,
+        *,
+        refresh: bool = False,
+        quiet: bool = True,
+        with_inbox: bool = True,
+    ) -> None:
         self.files = files
         self.reader: SqliteReader | ParquetReader
+        self.pending: Pending | None = None
+        """Rows read from Trackio's JSONL inbox, not yet imported into the file."""
+        self._tmp: tempfile.TemporaryDirectory[str] | None = None
         if files.kind == "sqlite":
-            path = files.local_sqlite_path(refresh=refresh, quiet=quiet)
-            self.reader = SqliteReader(path, label=files.display)
+            self.reader = self._open_sqlite(refresh=refresh, quiet=quiet, with_inbox=with_inbox)
         else:
             self.reader = ParquetReader(files)
         self._index: pl.DataFrame | None = None
+
+    def _open_sqlite(self, *, refresh: bool, quiet: bool, with_inbox: bool) -> SqliteReader:
+        files = self.files
+        path = None
+        if not files.inbox_only:
+            path = files.local_sqlite_path(refresh=refresh, quiet=quiet)
+        if with_inbox:
+            self.pending = inbox.pending(
+                files.fs,
+                files.path,
+                files.project,
+                display=files.url_prefix + inbox.inbox_of(files.path),
+            )
+        if self.pending is None:
+            if path is None:
+                raise SourceNotFoundError(f"no such Trackio database: {files.display}")
+            return SqliteReader(path, label=files.display)
+        if path is not None:
+            SqliteReader(path, label=files.display).close()  # one clean line if it is bad
+        self._tmp = tempfile.TemporaryDirectory(prefix="trackio-tool-inbox-")
+        copy = Path(self._tmp.name) / f"{files.project}.db"
+        try:
+            inbox.materialize(path, self.pending, copy)
+        except sqlite3.Error as exc:
+            self._tmp.cleanup()
+            what = "disk is full" if "full" in str(exc) else str(exc)
+            raise SourceError(
+                f"cannot add the JSONL inbox rows of {files.display} to a private copy: {what}"
+            ) from exc
+        held = self.pending.describe()
+        get_reporter().note(
+            f"note: project {files.project!r} has no .db yet: it is only in Trackio's JSONL"
+            f" inbox ({held} at {self.pending.where})"
+            if path is None
+            else f"note: {files.display}: {held} of Trackio's JSONL inbox"
+            f" ({self.pending.where}) are not imported yet; they are included"
+        )
+        return SqliteReader(copy, label=files.display)
 
     @property
     def name(self) -> str:
@@ -50,6 +103,9 @@ class Project:
     def close(self) -> None:
         if isinstance(self.reader, SqliteReader):
             self.reader.close()
+        if self._tmp is not None:
+            self._tmp.cleanup()
+            self._tmp = None
 
     def __enter__(self) -> Project:
         return self
@@ -100,5 +156,7 @@ class Project:
         return counts
 
 
-def open_project(files: ProjectFiles, *, refresh: bool = False, quiet: bool = True) -> Project:
-    return Project(files, refresh=refresh, quiet=quiet)
+def open_project(
+    files: ProjectFiles, *, refresh: bool = False, quiet: bool = True, with_inbox: bool = True
+) -> Project:
+    return Project(files, refresh=refresh, quiet=quiet, with_inbox=with_inbox)

@@ -39,6 +39,8 @@ class ProjectSummary:
     total_rows: int
     metrics: list[str]
     runs: list[RunSummary]
+    inbox_rows: int = 0
+    """Logged rows included from Trackio's JSONL inbox (not in the .db yet)."""
 
     @property
     def duplicate_names(self) -> set[str]:
@@ -109,8 +111,9 @@ def summarize(
     return ProjectSummary(
         project=project.name,
         source=project.source,
-        kind=project.files.kind,
+        kind="inbox" if project.files.inbox_only else project.files.kind,
         total_rows=int(selected.get_column("rows").sum() or 0),
         metrics=all_metrics,
         runs=out,
+        inbox_rows=project.pending.count("metric") if project.pending else 0,
     )

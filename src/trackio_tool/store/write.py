@@ -202,11 +202,32 @@ def _check_new_target(path: Path) -> None:
         raise SourcePermissionError(f"cannot create {path}: {parent} is read-only")
 
 
+def _check_no_pending(path: Path) -> None:
+    """Refuse a target whose project has rows waiting in Trackio's JSONL inbox.
+
+    Trackio imports them later, by run id: a dropped run would come back, a
+    renamed one would split in two, a merge could not check them for clashes.
+    """
+    from fsspec.implementations.local import LocalFileSystem
+
+    from trackio_tool.store import inbox
+
+    where = str(path.parent / inbox.INBOX_DIR)
+    found = inbox.pending(LocalFileSystem(), str(path), path.stem, display=where)
+    if found is not None:
+        raise ConflictError(
+            f"{found.describe()} of project {path.stem!r} wait in Trackio's JSONL inbox"
+            f" ({where}) and are not in {path.name} yet; open the project once with"
+            " `trackio show` so Trackio imports them, then retry; nothing was changed"
+        )
+
+
 def _open_target(path: Path) -> Project:
     if not path.exists():
         raise NotATrackioFileError(f"no such Trackio database: {path}")
+    _check_no_pending(path)
     files = resolve_sources([str(path)])[0]
-    project = open_project(files)
+    project = open_project(files, with_inbox=False)
     if not isinstance(project.reader, SqliteReader):  # pragma: no cover - .db always is
         project.close()
         raise NotATrackioFileError(f"{path} is not a Trackio database")
@@ -443,6 +464,7 @@ def merge(
         _check_writable(path)
     else:
         _check_new_target(path)
+    _check_no_pending(path)
     if source.is_local and exists and Path(source.path).resolve() == path.resolve():
         raise ConflictError(f"source and target are the same file: {path}")
     project = path.stem
