@@ -102,8 +102,9 @@ def main() -> None:
     except OSError as exc:
         if debug:
             raise
-        if exc.errno in (errno.ENOSPC, errno.EIO, errno.EBADF):
+        if exc.errno in (errno.ENOSPC, errno.EIO, errno.EBADF) and exc.filename is None:
             # stdout on a full device (`> /dev/full`), or gone: the work itself was done.
+            # (An error naming a file is about the work: a full disk under the target.)
             _fail(f"could not write the output: {exc.strerror}")
         _fail(f"unexpected {type(exc).__name__}: {exc} (set {DEBUG_ENV}=1 to see the traceback)")
     except RecursionError:

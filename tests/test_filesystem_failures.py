@@ -1,0 +1,81 @@
+"""merge, drop and rename on file systems that fail under them: full (ENOSPC, out of
+inodes), read-only, or another device than the one the media is staged on.
+
+Real tmpfs mounts (root only: skipped where mounting is not permitted), so the
+errors are the kernel's own. Each case checks the one-line error and that the
+target, its media and its folder are exactly as before.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.commands.test_merge import _one_clean_line
+from tests.conftest import FIXTURES, tree_digest
+
+Mount = Callable[..., Path]
+
+
+@pytest.fixture
+def tmpfs(tmp_path: Path) -> Iterator[Mount]:
+    """``tmpfs(name, size=..., nr_inodes=...)`` mounts a small tmpfs under tmp_path."""
+    mounts: list[Path] = []
+
+    def mount(name: str = "fs", **options: Any) -> Path:
+        point = tmp_path / name
+        point.mkdir(parents=True, exist_ok=True)
+        opts = ",".join(f"{k}={v}" for k, v in {"size": "8m", **options}.items())
+        r = subprocess.run(
+            ["mount", "-t", "tmpfs", "-o", opts, "tmpfs", str(point)], capture_output=True
+        )
+        if r.returncode:
+            pytest.skip(f"mounting a tmpfs is not permitted here (needs root): {r.stderr.decode()}")
+        mounts.append(point)
+        return point
+
+    yield mount
+    for point in reversed(mounts):
+        subprocess.run(["umount", "-l", str(point)], check=False)
+
+
+def _remount(point: Path, options: str) -> None:
+    subprocess.run(["mount", "-o", f"remount,{options}", str(point)], check=True)
+
+
+def _spare_inodes(point: Path, spare: int) -> None:
+    """Leave ``spare`` free inodes on the tmpfs at ``point``."""
+    st = os.statvfs(point)
+    _remount(point, f"nr_inodes={st.f_files - st.f_ffree + spare}")
+
+
+def _copy(name: str, into: Path) -> Path:
+    dst = into / name
+    shutil.copytree(FIXTURES / name, dst)
+    return dst
+
+
+def _listing(root: Path) -> list[str]:
+    """Every entry, hidden ones and folders included (tree_digest sees files only)."""
+    return sorted(str(p.relative_to(root)) for p in root.rglob("*"))
+
+
+def test_a_full_disk_under_the_target_is_not_called_an_output_error(
+    cli: Callable[..., Any], tmpfs: Mount
+) -> None:
+    """Any ENOSPC reaching the error boundary was reported as "could not write the
+    output" (meant for stdout on a full device), though nothing had been written."""
+    d = _copy("trackio-0.43.0", tmpfs())
+    before, entries = tree_digest(d), _listing(d)
+    _spare_inodes(d.parent, 2)  # room for -wal and -shm, not for media/toyproj/g2
+    r = cli("rename", str(d / "toyproj.db"), "--run", "gamma", "--to", "g2")
+    _one_clean_line(r, "No space left on device")
+    assert "could not write the output" not in r.stderr
+    assert tree_digest(d) == before
+    assert _listing(d) == entries
