@@ -75,7 +75,29 @@ def test_a_full_disk_under_the_target_is_not_called_an_output_error(
     before, entries = tree_digest(d), _listing(d)
     _spare_inodes(d.parent, 2)  # room for -wal and -shm, not for media/toyproj/g2
     r = cli("rename", str(d / "toyproj.db"), "--run", "gamma", "--to", "g2")
-    _one_clean_line(r, "No space left on device")
+    _one_clean_line(r, "No space left on device", "nothing was changed")
     assert "could not write the output" not in r.stderr
+    assert tree_digest(d) == before
+    assert _listing(d) == entries
+
+
+def test_rename_takes_back_a_half_copied_file_when_the_disk_fills(
+    cli: Callable[..., Any], tmpfs: Mount
+) -> None:
+    """The run's media folder is on another device, so rename copies (no hard link across
+    devices); the disk filled during the second copy. The rename was rolled back, but the
+    half-copied file stayed in media/toyproj/g2/ (it was recorded only once complete),
+    with its folders, and made the next rename fail on "other content"."""
+    d = tmpfs("target", size="1m")
+    for name in ("toyproj.db", "toyproj.lock"):
+        shutil.copy2(FIXTURES / "trackio-0.43.0" / name, d / name)
+    gamma = tmpfs("target/media/toyproj/gamma")  # a mount point: another device
+    for src in (FIXTURES / "trackio-0.43.0" / "media" / "toyproj" / "gamma").rglob("*.png"):
+        dst = gamma / src.relative_to(src.parents[1])
+        dst.parent.mkdir(exist_ok=True)
+        dst.write_bytes(os.urandom(300_000))  # two of these do not fit beside the database
+    before, entries = tree_digest(d), _listing(d)
+    r = cli("rename", str(d / "toyproj.db"), "--run", "gamma", "--to", "g2")
+    _one_clean_line(r, "No space left on device", "nothing was changed")
     assert tree_digest(d) == before
     assert _listing(d) == entries

@@ -1462,21 +1462,26 @@ def _apply_rename(
             for o in olds:
                 _rename_artifact_refs(con, tkeys["metrics"], run_id, o, new)
             # Link (or copy) media under the new name; the old names go after the commit.
-            for src, dst in pairs:
-                if src not in shared:  # another run's rows point there too: it stays
-                    moving.append(src)
-                if dst.exists():
-                    if filecmp.cmp(src, dst, shallow=False):
-                        continue  # (placed by an interrupted rename: the same bytes)
-                    raise ConflictError(
-                        f"{dst} already exists with other content; move it away first"
-                    )
-                placed.mkdir(dst.parent)
-                try:
-                    os.link(src, dst)
-                except OSError:
-                    shutil.copy2(src, dst)
-                placed.files.append(dst)
+            try:
+                for src, dst in pairs:
+                    if src not in shared:  # another run's rows point there too: it stays
+                        moving.append(src)
+                    if dst.exists():
+                        if filecmp.cmp(src, dst, shallow=False):
+                            continue  # (placed by an interrupted rename: the same bytes)
+                        raise ConflictError(
+                            f"{dst} already exists with other content; move it away first"
+                        )
+                    placed.mkdir(dst.parent)
+                    placed.files.append(dst)  # before the copy: a partial one goes too
+                    try:
+                        os.link(src, dst)
+                    except OSError:  # another device, or no hard links there
+                        shutil.copy2(src, dst)
+            except OSError as exc:  # a full disk, a read-only folder
+                raise WriteError(
+                    f"cannot put the run's media files in {root / new}: {exc}; nothing was changed"
+                ) from exc
     finally:
         _lock.checkpoint(con)
         con.close()
