@@ -101,3 +101,17 @@ def test_rename_takes_back_a_half_copied_file_when_the_disk_fills(
     _one_clean_line(r, "No space left on device", "nothing was changed")
     assert tree_digest(d) == before
     assert _listing(d) == entries
+
+
+def test_a_new_target_whose_folders_cannot_all_be_created_leaves_none(
+    cli: Callable[..., Any], tmpfs: Mount
+) -> None:
+    """--into a/b/new.db on a disk with one inode to spare: 'a' was created, 'b' failed,
+    and 'a' stayed behind (the folders were recorded for removal only once all existed),
+    with an unexpected-error line."""
+    fs = tmpfs()
+    _spare_inodes(fs, 1)
+    src = FIXTURES / "trackio-0.43.0" / "toyproj.db"
+    r = cli("merge", "--from", str(src), "--into", str(fs / "a" / "b" / "new.db"))
+    _one_clean_line(r, "No space left on device", "nothing was changed")
+    assert _listing(fs) == []

@@ -353,8 +353,12 @@ class _Placed:
         while not p.exists():
             missing.append(p)
             p = p.parent
-        folder.mkdir(parents=True, exist_ok=True)
-        self.dirs.extend(reversed(missing))
+        for d in reversed(missing):  # one by one: a failure halfway takes back the rest
+            try:
+                d.mkdir()
+            except FileExistsError:
+                continue  # (another process made it meanwhile: not ours to remove)
+            self.dirs.append(d)
 
     def undo(self) -> None:
         for f in reversed(self.files):
@@ -749,7 +753,11 @@ def _merge_into_new(
     lock_timeout: float,
 ) -> None:
     folders = _Placed()  # the target's folders this merge creates, gone if it fails
-    folders.mkdir(path.parent)
+    try:
+        folders.mkdir(path.parent)
+    except OSError as exc:
+        folders.undo()
+        raise WriteError(f"cannot create the folder of {path}: {exc}; nothing was changed") from exc
     done = False
     token = _stage_token()
     # Not "*.db": Trackio lists every *.db of its directory as a project (dot files
