@@ -25,16 +25,16 @@ Mount = Callable[..., Path]
 
 @pytest.fixture
 def tmpfs(tmp_path: Path) -> Iterator[Mount]:
-    """``tmpfs(name, size=..., nr_inodes=...)`` mounts a small tmpfs under tmp_path."""
+    """``tmpfs(name, size=..., nr_inodes=...)`` mounts a small tmpfs under tmp_path;
+    ``tmpfs(name, bind=folder)`` mounts ``folder`` there instead (same device)."""
     mounts: list[Path] = []
 
-    def mount(name: str = "fs", **options: Any) -> Path:
+    def mount(name: str = "fs", bind: Path | None = None, **options: Any) -> Path:
         point = tmp_path / name
         point.mkdir(parents=True, exist_ok=True)
         opts = ",".join(f"{k}={v}" for k, v in {"size": "8m", **options}.items())
-        r = subprocess.run(
-            ["mount", "-t", "tmpfs", "-o", opts, "tmpfs", str(point)], capture_output=True
-        )
+        args = ["--bind", str(bind)] if bind else ["-t", "tmpfs", "-o", opts, "tmpfs"]
+        r = subprocess.run(["mount", *args, str(point)], capture_output=True)
         if r.returncode:
             pytest.skip(f"mounting a tmpfs is not permitted here (needs root): {r.stderr.decode()}")
         mounts.append(point)
@@ -115,3 +115,51 @@ def test_a_new_target_whose_folders_cannot_all_be_created_leaves_none(
     r = cli("merge", "--from", str(src), "--into", str(fs / "a" / "b" / "new.db"))
     _one_clean_line(r, "No space left on device", "nothing was changed")
     assert _listing(fs) == []
+
+
+@pytest.mark.parametrize(
+    ("new", "bind"), [(False, False), (True, False), (False, True)], ids=["existing", "new", "bind"]
+)
+def test_merge_into_a_media_folder_on_another_device(
+    cli: Callable[..., Any], tmpfs: Mount, tmp_path: Path, new: bool, bind: bool
+) -> None:
+    """media/ beside the target is a mount (or a link) to another disk: the media staged
+    beside the target could not be renamed into it (EXDEV), so every merge with media
+    failed with an unexpected OSError. It is staged on the media's own device now, and
+    copied where a bind mount of the same device refuses the rename."""
+    d = tmp_path / "t"
+    d.mkdir()
+    target = d / ("new.db" if new else "toyproj-edge.db")
+    if not new:
+        shutil.copy2(FIXTURES / "trackio-0.43.0" / "toyproj-edge.db", target)
+    if bind:
+        (tmp_path / "elsewhere").mkdir()
+    media = tmpfs("t/media", bind=tmp_path / "elsewhere" if bind else None)
+    src = FIXTURES / "trackio-0.43.0" / "toyproj.db"
+    r = cli("merge", "--from", str(src), "--into", str(target), "--run", "gamma")
+    assert r.exit_code == 0, r.stderr
+    copied = sorted(p.relative_to(media) for p in media.rglob("*.png"))
+    assert [p.parent for p in copied] == [
+        Path(target.stem, "gamma", step) for step in ("0", "30", "60", "90")
+    ]
+    assert [*d.rglob(".*"), *media.rglob(".*")] == []  # no staging left
+
+
+def test_merge_into_a_read_only_media_folder_changes_nothing(
+    cli: Callable[..., Any], tmpfs: Mount, tmp_path: Path
+) -> None:
+    """media/ read-only: the rows and media were staged, then placing the first file
+    failed with an unexpected OSError. It is refused first, in one line."""
+    d = tmp_path / "t"
+    d.mkdir()
+    target = d / "toyproj-edge.db"
+    shutil.copy2(FIXTURES / "trackio-0.43.0" / "toyproj-edge.db", target)
+    media = tmpfs("t/media")
+    _remount(media, "ro")
+    before, entries = tree_digest(d), _listing(d)
+    src = FIXTURES / "trackio-0.43.0" / "toyproj.db"
+    r = cli("merge", "--from", str(src), "--into", str(target))
+    _one_clean_line(r, f"{media} is not writable", "--no-media", "nothing was changed")
+    assert tree_digest(d) == before
+    assert _listing(d) == entries
+    assert cli("merge", "--from", str(src), "--into", str(target), "--no-media").exit_code == 0

@@ -18,6 +18,7 @@ commit and removes the old names after it.
 from __future__ import annotations
 
 import contextlib
+import errno
 import filecmp
 import json
 import os
@@ -434,14 +435,50 @@ def _stage_media(
         ) from exc
 
 
+def _nearest_folder(folder: Path) -> Path:
+    while not folder.exists():
+        folder = folder.parent
+    return folder
+
+
+def _check_media_writable(root: Path) -> None:
+    """Refuse before any work when merged media could not be put in ``root``."""
+    folder = _nearest_folder(root)
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise WriteError(
+            f"cannot put media files in {root}: {folder} is not writable; nothing was changed"
+            " (--no-media merges the rows without their media)"
+        )
+
+
+def _staging_dir(path: Path, token: str) -> Path:
+    """Where a merge stages its media: beside the target, or, when the media folder is
+    on another device (a mount, a link to another disk), in it, so that the staged
+    files can be renamed into place."""
+    folder = path.parent
+    media = _nearest_folder(_media_root(path))
+    with contextlib.suppress(OSError):
+        if media.stat().st_dev != folder.stat().st_dev:
+            folder = media
+    return folder / f"{_STAGE_PREFIX}media-{token}"
+
+
 def _place_staged(staging: Path, root: Path, placed: _Placed) -> None:
-    for src in _local_files(staging):
-        dst = root / src.relative_to(staging)
-        if dst.exists():
-            continue  # uuid-named: the same file is already there
-        placed.mkdir(dst.parent)
-        os.rename(src, dst)
-        placed.files.append(dst)
+    try:
+        for src in _local_files(staging):
+            dst = root / src.relative_to(staging)
+            if dst.exists():
+                continue  # uuid-named: the same file is already there
+            placed.mkdir(dst.parent)
+            placed.files.append(dst)  # before the copy: a partial one goes too
+            try:
+                os.rename(src, dst)
+            except OSError as exc:
+                if exc.errno != errno.EXDEV:
+                    raise
+                shutil.copy2(src, dst)  # another mount of the same device (a bind mount)
+    except OSError as exc:  # a full disk, a read-only folder, another device below root
+        raise WriteError(f"cannot put media files in {root}: {exc}; nothing was changed") from exc
 
 
 # -- merge ----------------------------------------------------------------------------
@@ -546,6 +583,8 @@ def merge(
             # then leaves the target's bytes alone (a write connection folds its -wal in
             # when it closes), and --dry-run says what the real run would.
             _precheck_duplicates(path, _TablePlan(rows, run_maps, layout, write_tables, None))
+        if any(media_plan.values()):
+            _check_media_writable(_media_root(path))
         if dry_run:
             return result
         media_to = MediaMove(project, tuple(names)) if media else None
@@ -763,8 +802,9 @@ def _merge_into_new(
     # Not "*.db": Trackio lists every *.db of its directory as a project (dot files
     # too), so a build left by a killed merge would show up as one.
     tmp = path.with_name(f"{_STAGE_PREFIX}{path.stem}-{token}.db-building")
-    staging = path.parent / f"{_STAGE_PREFIX}media-{token}"
-    _sweep_leftovers(path.parent)
+    staging = _staging_dir(path, token)
+    for folder in dict.fromkeys([path.parent, staging.parent]):
+        _sweep_leftovers(folder)
     placed = _Placed()
     try:
         con = sqlite3.connect(str(tmp), isolation_level=None)
@@ -825,8 +865,9 @@ def _merge_into_existing(
     lock_timeout: float,
 ) -> None:
     token = _stage_token()
-    staging = path.parent / f"{_STAGE_PREFIX}media-{token}"
-    _sweep_leftovers(path.parent)
+    staging = _staging_dir(path, token)
+    for folder in dict.fromkeys([path.parent, staging.parent]):
+        _sweep_leftovers(folder)
     placed = _Placed()
     con = _lock.connect_rw(path)
     try:
