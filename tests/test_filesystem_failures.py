@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from tests.commands.test_merge import _one_clean_line
+from tests.commands.test_merge import _one_clean_line, immutable
 from tests.conftest import FIXTURES, tree_digest
 
 Mount = Callable[..., Path]
@@ -163,3 +163,25 @@ def test_merge_into_a_read_only_media_folder_changes_nothing(
     assert tree_digest(d) == before
     assert _listing(d) == entries
     assert cli("merge", "--from", str(src), "--into", str(target), "--no-media").exit_code == 0
+
+
+@pytest.mark.parametrize("command", ["drop", "rename"])
+def test_a_media_file_that_cannot_be_removed_after_the_commit(
+    cli: Callable[..., Any], tmp_path: Path, command: str
+) -> None:
+    """Media files go after the commit. One that could not (immutable) stopped the
+    removal there: drop named that file alone while later ones stayed too, and rename
+    reported an unexpected PermissionError though the run was renamed, leaving the
+    rest of its old files in place beside their new copies."""
+    d = _copy("trackio-0.43.0", tmp_path)
+    gamma = d / "media" / "toyproj" / "gamma"
+    stuck = next((gamma / "30").iterdir())
+    args = ["--yes"] if command == "drop" else ["--to", "g2"]
+    with immutable(stuck):
+        r = cli(command, str(d / "toyproj.db"), "--run", "gamma", *args)
+        done = "the runs were dropped" if command == "drop" else "the run was renamed"
+        _one_clean_line(r, done, str(stuck), "Operation not permitted", "delete it by hand")
+        assert [p for p in gamma.rglob("*") if p.is_file()] == [stuck]  # the others went
+        assert sorted(p.name for p in gamma.iterdir()) == ["30"]  # emptied folders too
+    if command == "rename":
+        assert len(list((d / "media" / "toyproj" / "g2").rglob("*.png"))) == 4

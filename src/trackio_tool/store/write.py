@@ -1056,12 +1056,15 @@ def drop(
     if confirm is not None and not confirm(result):
         return replace(result, cancelled=True)
     done = _apply_drop(path, planned, tkeys, root if media else None, lock_timeout=lock_timeout)
+    failed: list[tuple[Path, OSError]] = []
     removed = [
-        replace(change, rows=rows, media_files=_remove(files))
+        replace(change, rows=rows, media_files=_remove(files, failed))
         for change, (rows, files) in zip(result.runs, done, strict=True)
     ]
     for name in all_names if media else ():
         _prune(root / name)
+    if failed:
+        raise _not_removed("the runs were dropped", failed)
     return replace(result, runs=tuple(removed))
 
 
@@ -1203,8 +1206,9 @@ def _check_removable(folder: Path, *, dirs: Sequence[Path] | None = None) -> Non
             )
 
 
-def _remove(files: Sequence[Path]) -> int:
-    """Delete a dropped run's media files (after the commit); how many went."""
+def _remove(files: Sequence[Path], failed: list[tuple[Path, OSError]]) -> int:
+    """Delete media files after the commit; how many went. Every file is tried: those
+    that cannot go are added to ``failed`` (see ``_not_removed``)."""
     n = 0
     for f in files:
         try:
@@ -1212,12 +1216,21 @@ def _remove(files: Sequence[Path]) -> int:
         except FileNotFoundError:
             continue
         except OSError as exc:
-            raise WriteError(
-                f"the runs were dropped, but their media file {f} could not be removed ({exc});"
-                " delete it by hand"
-            ) from exc
+            failed.append((f, exc))
+            continue
         n += 1
     return n
+
+
+def _not_removed(
+    done: str, failed: Sequence[tuple[Path, OSError]], what: str = "the media file"
+) -> WriteError:
+    f, exc = failed[0]
+    more = f" and {len(failed) - 1} more" if len(failed) > 1 else ""
+    return WriteError(
+        f"{done}, but {what} {f}{more} could not be removed"
+        f" ({exc.strerror or exc}); delete {'them' if more else 'it'} by hand"
+    )
 
 
 def _run_files(
@@ -1437,12 +1450,14 @@ def rename(
     for o in olds:
         if kept := len(set(_local_files(root / o)) - set(moving)):
             notes.append(_kept_note(path.stem, o, kept, others, "this run's"))
-    rows, moved = _apply_rename(
+    rows, moved, failed = _apply_rename(
         path, tkeys, key=key, olds=olds, new=new, root=root, lock_timeout=lock_timeout
     )
     for o in olds:
         if o != new:
             _prune(root / o)
+    if failed:
+        raise _not_removed(f"the run was renamed to {new!r}", failed, "the old media file")
     return WriteResult(
         action="rename",
         target=str(path),
@@ -1462,7 +1477,7 @@ def _apply_rename(
     new: str,
     root: Path,
     lock_timeout: float,
-) -> tuple[dict[str, int], int]:
+) -> tuple[dict[str, int], int, list[tuple[Path, OSError]]]:
     """Rename under the lock; the files to move are listed there too (a run still
     being logged has more rows, and files, than when the command planned)."""
     con = _lock.connect_rw(path)
@@ -1534,10 +1549,9 @@ def _apply_rename(
     finally:
         _lock.checkpoint(con)
         con.close()
-    for src in moving:
-        with contextlib.suppress(FileNotFoundError):
-            src.unlink()
-    return counts, len(pairs)
+    failed: list[tuple[Path, OSError]] = []
+    _remove(moving, failed)
+    return counts, len(pairs), failed
 
 
 def _layout_cols(con: sqlite3.Connection, table: str) -> list[str]:
