@@ -185,3 +185,17 @@ def test_a_media_file_that_cannot_be_removed_after_the_commit(
         assert sorted(p.name for p in gamma.iterdir()) == ["30"]  # emptied folders too
     if command == "rename":
         assert len(list((d / "media" / "toyproj" / "g2").rglob("*.png"))) == 4
+
+
+def test_a_target_that_cannot_be_created_is_not_blamed_on_the_source(
+    cli: Callable[..., Any], tmpfs: Mount
+) -> None:
+    """No inode left for the new database: SQLite's "unable to open database file" about
+    the target was reported as "cannot read <source>"."""
+    fs = tmpfs()
+    _spare_inodes(fs, 0)
+    src = FIXTURES / "trackio-0.43.0" / "toyproj.db"
+    r = cli("merge", "--from", str(src), "--into", str(fs / "new.db"))
+    _one_clean_line(r, f"could not write {fs / 'new.db'}", "unable to open database file")
+    assert str(src) not in r.stderr
+    assert _listing(fs) == []

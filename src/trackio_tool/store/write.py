@@ -719,6 +719,15 @@ class _TablePlan:
         return self.rows.read(table, self.columns(table), self.runs, media_to=self.media_to)
 
 
+def _connect_rw(path: Path) -> sqlite3.Connection:
+    """``_lock.connect_rw``, its errors about the target (inside a merge's ``with
+    open_project(source)``, an untranslated one would be reported as the source's)."""
+    try:
+        return _lock.connect_rw(path)
+    except sqlite3.Error as exc:
+        raise _translate(exc, path) from exc
+
+
 def _translate(exc: sqlite3.Error, path: Path, *, changed: bool = False) -> WriteError:
     state = "it may be partly changed" if changed else "it was left unchanged"
     msg = str(exc)
@@ -807,7 +816,10 @@ def _merge_into_new(
         _sweep_leftovers(folder)
     placed = _Placed()
     try:
-        con = sqlite3.connect(str(tmp), isolation_level=None)
+        try:
+            con = sqlite3.connect(str(tmp), isolation_level=None)
+        except sqlite3.Error as exc:  # no room for the file (not the source's fault)
+            raise _translate(exc, path) from exc
         try:
             # Nobody else can see this file yet: no journal, no fsync per page.
             con.execute("PRAGMA journal_mode = OFF")
@@ -869,7 +881,7 @@ def _merge_into_existing(
     for folder in dict.fromkeys([path.parent, staging.parent]):
         _sweep_leftovers(folder)
     placed = _Placed()
-    con = _lock.connect_rw(path)
+    con = _connect_rw(path)
     try:
         try:
             # Stage every row in temp tables first: the locked transaction below
@@ -925,13 +937,21 @@ def _precheck_duplicates(path: Path, plan: _TablePlan) -> None:
     (in its temp schema), so the target is not touched. The write transaction checks
     again (another merge may land in between)."""
     with read_only(path) as con:
-        for table, col in _id_checks(plan, _layout(con)):
+        # (Errors about the target are its own; the source's are read in the loop.)
+        try:
+            checks = _id_checks(plan, _layout(con))
+        except sqlite3.Error as exc:
+            raise _translate(exc, path) from exc
+        for table, col in checks:
             con.execute(f"CREATE TEMP TABLE {quote('stage_' + table)} ({quote(col)})")
             con.executemany(
                 f"INSERT INTO temp.{quote('stage_' + table)} VALUES (?)",
                 plan.rows.read(table, [col], plan.runs, media_to=None),
             )
-        _check_duplicates(con, plan, path)
+        try:
+            _check_duplicates(con, plan, path)
+        except sqlite3.Error as exc:
+            raise _translate(exc, path) from exc
 
 
 def _id_checks(plan: _TablePlan, layout: dict[str, list[str]]) -> list[tuple[str, str]]:
@@ -1086,7 +1106,7 @@ def _apply_drop(
     """Delete the runs' rows under the lock; per run, the counts and the media files
     to delete after the commit (listed under the lock: rows logged since the plan
     may reference more)."""
-    con = _lock.connect_rw(path)
+    con = _connect_rw(path)
     out: list[tuple[dict[str, int], list[Path]]] = []
     seen: set[Path] = set()
     try:
@@ -1480,7 +1500,7 @@ def _apply_rename(
 ) -> tuple[dict[str, int], int, list[tuple[Path, OSError]]]:
     """Rename under the lock; the files to move are listed there too (a run still
     being logged has more rows, and files, than when the command planned)."""
-    con = _lock.connect_rw(path)
+    con = _connect_rw(path)
     rewrite = _path_rewriter(path.stem, olds, new)
     con.create_function("trackio_tool_paths", 1, rewrite, deterministic=True)
     placed = _Placed()
