@@ -199,3 +199,28 @@ def test_a_target_that_cannot_be_created_is_not_blamed_on_the_source(
     _one_clean_line(r, f"could not write {fs / 'new.db'}", "unable to open database file")
     assert str(src) not in r.stderr
     assert _listing(fs) == []
+
+
+@pytest.mark.parametrize("command", ["merge", "drop", "rename"])
+def test_a_linked_target_in_a_folder_sqlite_cannot_write(
+    cli: Callable[..., Any], tmp_path: Path, command: str
+) -> None:
+    """SQLite follows a symlinked .db and keeps its -wal or -journal beside the real file.
+    Only the link's folder was checked: with the real one read-only, drop and rename
+    ended in an unexpected OperationalError and merge blamed its source ("cannot read
+    <source>: attempt to write a readonly database")."""
+    d = _copy("trackio-0.43.0", tmp_path)
+    (tmp_path / "link").mkdir()
+    target = tmp_path / "link" / "toyproj.db"
+    target.symlink_to(d / "toyproj.db")
+    src = FIXTURES / "trackio-0.43.0" / "toyproj-edge.db"
+    args = {
+        "merge": ["merge", "--from", str(src), "--into", str(target)],
+        "drop": ["drop", str(target), "--run", "alpha", "--yes"],
+        "rename": ["rename", str(target), "--run", "alpha", "--to", "a2"],
+    }[command]
+    before = tree_digest(d)
+    with immutable(d):
+        r = cli(*args)
+    _one_clean_line(r, f"the folder of {d / 'toyproj.db'}", "read-only", "nothing was changed")
+    assert tree_digest(d) == before

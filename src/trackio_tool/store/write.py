@@ -175,11 +175,13 @@ def _target_path(target: str | os.PathLike[str]) -> Path:
 def _check_writable(path: Path) -> None:
     if not os.access(path, os.W_OK):
         raise SourcePermissionError(f"target {path} is read-only; nothing was changed")
-    if not os.access(path.parent, os.W_OK | os.X_OK):
-        raise SourcePermissionError(
-            f"the folder of {path} is read-only (SQLite needs it for its journal);"
-            " nothing was changed"
-        )
+    # SQLite follows a symlinked .db and keeps its journal beside the real file.
+    for file in dict.fromkeys([path, path.resolve()]):
+        if not os.access(file.parent, os.W_OK | os.X_OK):
+            raise SourcePermissionError(
+                f"the folder of {file} is read-only (SQLite needs it for its journal);"
+                " nothing was changed"
+            )
 
 
 def _check_new_target(path: Path) -> None:
