@@ -224,3 +224,14 @@ def test_a_linked_target_in_a_folder_sqlite_cannot_write(
         r = cli(*args)
     _one_clean_line(r, f"the folder of {d / 'toyproj.db'}", "read-only", "nothing was changed")
     assert tree_digest(d) == before
+
+
+def test_merge_into_a_dangling_link(cli: Callable[..., Any], tmp_path: Path) -> None:
+    """--into a symlink whose file is missing was taken for a new target, built, and
+    then refused as "created by another process meanwhile"."""
+    target = tmp_path / "toyproj.db"
+    target.symlink_to(tmp_path / "gone" / "toyproj.db")
+    src = FIXTURES / "trackio-0.43.0" / "toyproj.db"
+    r = cli("merge", "--from", str(src), "--into", str(target))
+    _one_clean_line(r, f"{target} is a symbolic link to a missing file", "nothing was changed")
+    assert _listing(tmp_path) == ["toyproj.db"]

@@ -505,6 +505,11 @@ def merge(
     exists = path.exists()
     if exists:
         _check_writable(path)
+    elif path.is_symlink():
+        raise WriteError(
+            f"{path} is a symbolic link to a missing file ({os.readlink(path)});"
+            " nothing was changed: give the real path, or remove the link"
+        )
     else:
         _check_new_target(path)
     _check_no_pending(path)
