@@ -235,3 +235,36 @@ def test_merge_into_a_dangling_link(cli: Callable[..., Any], tmp_path: Path) -> 
     r = cli("merge", "--from", str(src), "--into", str(target))
     _one_clean_line(r, f"{target} is a symbolic link to a missing file", "nothing was changed")
     assert _listing(tmp_path) == ["toyproj.db"]
+
+
+def test_no_room_for_the_shm_index_is_not_called_damage(tmp_path: Path) -> None:
+    """Opening a WAL database creates its -shm index; where that write fails for a reason
+    other than a full disk (over quota, a file-size limit: EDQUOT/EFBIG, which SQLite
+    reports as "disk I/O error"), the intact target was called damaged, with a hint to
+    run `.recover` on it."""
+    import resource
+    import sys
+
+    db = tmp_path / "toyproj.db"
+    shutil.copy2(FIXTURES / "trackio-0.43.0" / "toyproj.db", db)
+    before = tree_digest(tmp_path)
+
+    def limit() -> None:
+        resource.setrlimit(resource.RLIMIT_FSIZE, (8192, 8192))
+
+    env = {k: v for k, v in os.environ.items() if k != "TRACKIO_TOOL_DEBUG"}
+    r = subprocess.run(
+        [sys.executable, "-m", "trackio_tool", "drop", str(db), "--run", "gamma", "--yes"],
+        capture_output=True,
+        text=True,
+        preexec_fn=limit,
+        env=env,
+        timeout=60,
+    )
+    assert r.returncode == 1, r.stderr
+    assert r.stderr.startswith(f"error: cannot open {db}: SQLite could not make its -shm index")
+    assert len(r.stderr.splitlines()) == 1, r.stderr
+    assert "damaged" not in r.stderr
+    assert "recover" not in r.stderr
+    assert tree_digest(tmp_path) == before
+    assert _listing(tmp_path) == ["toyproj.db"]

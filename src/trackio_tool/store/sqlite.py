@@ -200,6 +200,14 @@ class SqliteReader:
             return SourceError(
                 f"cannot open {self.label}: {msg}, and its disk is full; free some space"
             )
+        if str(getattr(exc, "sqlite_errorname", "")).startswith("SQLITE_IOERR_SHM"):
+            # The same where that write fails otherwise (a quota, a file-size limit):
+            # not damage, which `.recover` would be the hint for.
+            return SourceError(
+                f"cannot open {self.label}: SQLite could not make its -shm index beside it"
+                f" ({msg}: over a disk quota or a file-size limit?); this is not damage to"
+                " the database"
+            )
         if "malformed" in msg or "disk I/O" in msg or "corrupt" in msg:
             from trackio_tool.sources.remote import is_url
 
