@@ -219,8 +219,8 @@ def _check_no_pending(path: Path) -> None:
     found = inbox.pending(LocalFileSystem(), str(path), path.stem, display=where)
     if found is not None:
         raise ConflictError(
-            f"{found.describe()} of project {path.stem!r} wait in Trackio's JSONL inbox"
-            f" ({where}) and are not in {path.name} yet; open the project once with"
+            f"project {path.stem!r} has {found.describe()} in Trackio's JSONL inbox"
+            f" ({where}), not imported into {path.name} yet; open the project once with"
             " `trackio show` so Trackio imports them, then retry; nothing was changed"
         )
 
