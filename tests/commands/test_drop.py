@@ -394,3 +394,19 @@ def test_a_narrow_terminal_keeps_the_run_names(
     firsts = [line.split()[0] for line in r.stdout.splitlines() if line.strip()]
     assert {"alpha", "beta", "gamma"} <= set(firsts)
     assert max(len(line) for line in r.stdout.splitlines()) <= int(columns)
+
+
+def test_drop_with_stdin_closed_does_not_ask(fixture_copy: Callable[[str], Path]) -> None:
+    """Found by the environment audit: started with stdin closed (`<&-`, as some job
+    runners do), drop failed with "unexpected AttributeError" instead of acting as it
+    does when stdin is not a terminal."""
+    d = fixture_copy("trackio-0.43.0")
+    db = d / "toyproj.db"
+    env = {k: v for k, v in os.environ.items() if k != "TRACKIO_TOOL_DEBUG"}
+    script = 'exec <&-; exec "$0" -m trackio_tool drop "$1" --run alpha'
+    proc = subprocess.run(
+        ["bash", "-c", script, sys.executable, str(db)], capture_output=True, text=True, env=env
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.startswith(f"Dropped 1 run from {db}\n")
+    assert _counts(db, "run_name", "alpha")["metrics"] == 0

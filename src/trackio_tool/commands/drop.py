@@ -54,8 +54,8 @@ def drop(
     from trackio_tool.store.write import drop as drop_runs
 
     def confirm(plan: Any) -> bool:
-        if yes or not sys.stdin.isatty():
-            return True
+        if yes or sys.stdin is None or sys.stdin.closed or not sys.stdin.isatty():
+            return True  # (started with stdin closed: not a terminal either)
         preview(plan)  # not render(): nothing is dropped yet
         return _ask(f"Delete {len(plan.runs)} run(s) from {plan.target}?")
 
