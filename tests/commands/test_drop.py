@@ -410,3 +410,30 @@ def test_drop_with_stdin_closed_does_not_ask(fixture_copy: Callable[[str], Path]
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.startswith(f"Dropped 1 run from {db}\n")
     assert _counts(db, "run_name", "alpha")["metrics"] == 0
+
+
+def test_a_run_dropped_while_drop_plans_is_one_line(
+    cli: Callable[..., Any], fixture_copy: Callable[[str], Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Found by the environment audit (two `drop --run alpha` at once): when the other
+    drop committed between this one's run index and its per-run queries, drop failed
+    with "unexpected IndexError"."""
+    from trackio_tool.store import write
+
+    d = fixture_copy("trackio-0.43.0")
+    db = d / "toyproj.db"
+    names_of = write._names_of
+    other: list[subprocess.CompletedProcess[str]] = []
+
+    def another_drop_first(*args: Any) -> list[str]:
+        if not other:  # the run index is read: now another process drops the run
+            cmd = [sys.executable, "-m", "trackio_tool", "drop", str(db), "--run", "alpha", "-y"]
+            other.append(subprocess.run(cmd, capture_output=True, text=True))
+        return names_of(*args)
+
+    monkeypatch.setattr(write, "_names_of", another_drop_first)
+    r = cli("drop", str(db), "--run", "alpha", "--yes")
+    assert other[0].returncode == 0, other[0].stderr
+    _one_clean_line(
+        r, "run 'alpha' was renamed or dropped by another process", "run the command again"
+    )

@@ -1039,6 +1039,11 @@ def drop(
             key = str(row["run_key"])
             # (Trackio's run index keeps the first row's name: ask the table.)
             by_key[key] = by_key.get(key) or _names_of(reader.con, tkeys, key)
+            if not by_key[key]:  # its rows went after the run index was read
+                raise ConflictError(
+                    f"run {row['run_name']!r} was renamed or dropped by another process while"
+                    " this command read the project; nothing was changed: run the command again"
+                )
         ids = dict(zip(selected.get_column("run_key"), selected.get_column("run_id"), strict=True))
         seen: set[Path] = set()
         for key, names in by_key.items():
