@@ -9,7 +9,9 @@ from __future__ import annotations
 import errno
 import logging
 import os
+import signal
 import sys
+import threading
 
 import typer
 
@@ -80,9 +82,14 @@ def main() -> None:
     output = sys.modules.get("trackio_tool.commands._output")
     if output is not None:
         output.reset()  # consoles size themselves from this command's streams and COLUMNS
+    global _ctrl_c
+    _ctrl_c = False
+    restore = _catch_ctrl_c()
     try:
         app(prog_name="trackio-tool")
     except TrackioToolError as exc:
+        if _ctrl_c:  # a Ctrl-C that sqlite3 turned into a statement error
+            _interrupted()
         cache = sys.modules.get("trackio_tool.sources.cache")
         if cache is not None and isinstance(exc, StoreError):
             cache.discard(str(exc))  # a damaged download is fetched again next time
@@ -113,6 +120,8 @@ def main() -> None:
         # Only a payload nested hundreds of levels deep gets here (Trackio never writes one).
         _fail("a payload is nested too deeply to read (hundreds of levels); nothing was changed")
     except Exception as exc:  # the boundary: never a traceback unless asked
+        if _ctrl_c:
+            _interrupted()
         if debug:
             raise
         _fail(
@@ -120,6 +129,7 @@ def main() -> None:
             or f"unexpected {type(exc).__name__}: {exc} (set {DEBUG_ENV}=1 to see the traceback)"
         )
     finally:
+        restore()
         # Close SSH connections (and finish removing remote snapshot temp files)
         # only if a remote source was used: importing sources would slow --help.
         remote = sys.modules.get("trackio_tool.sources.remote")
@@ -143,6 +153,34 @@ def _network_failure(exc: BaseException) -> str | None:
         return None
     reason = getattr(exc, "reason", None) or str(exc) or "no reason given"
     return f"the connection to the remote source failed ({type(exc).__name__}: {reason}); try again"
+
+
+# Set by a Ctrl-C during the command. sqlite3 swallows a KeyboardInterrupt raised
+# inside a Python function SQLite calls (during a long statement the only Python
+# code that runs, so where Ctrl-C lands) and fails the statement with "user-defined
+# function raised exception": the boundary reports the interrupt instead.
+_ctrl_c = False
+
+
+def _on_ctrl_c(signum: int, frame: object) -> None:
+    global _ctrl_c
+    _ctrl_c = True
+    raise KeyboardInterrupt
+
+
+def _catch_ctrl_c():  # type: ignore[no-untyped-def]
+    """Install ``_on_ctrl_c``; returns what puts the previous handler back.
+
+    Installed before polars is imported: polars puts its own SIGINT handler in
+    front and passes the signal on to this one.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        return lambda: None
+    previous = signal.getsignal(signal.SIGINT)
+    if previous is not signal.default_int_handler:  # ignored (`nohup`, `&`), or not ours
+        return lambda: None
+    signal.signal(signal.SIGINT, _on_ctrl_c)
+    return lambda: signal.signal(signal.SIGINT, previous)
 
 
 def _interrupted() -> None:

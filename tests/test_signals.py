@@ -1,0 +1,84 @@
+"""Signals and the terminal: Ctrl-C and kills at awkward moments, a prompt on a TTY.
+
+Real processes, real signals. Each test waits for a marker (a file that grows, a
+prompt on the terminal) rather than for a fixed time.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import FIXTURES
+
+ENV = {k: v for k, v in os.environ.items() if k != "TRACKIO_TOOL_DEBUG"}
+NAN_ROWS = 300_000
+
+
+def _wait_for(condition: Callable[[], bool], proc: subprocess.Popen[bytes], what: str) -> None:
+    deadline = time.monotonic() + 120
+    while not condition():
+        assert proc.poll() is None, f"the command ended before {what}"
+        assert time.monotonic() < deadline, f"no {what} after 120 s"
+        time.sleep(0.01)
+
+
+@pytest.fixture(scope="module")
+def nan_source(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A project whose every metrics row holds "NaN": a merge passes each one through
+    its SQL function, so a long INSERT runs Python code only there."""
+    db = tmp_path_factory.mktemp("nan") / "toyproj.db"
+    db.write_bytes((FIXTURES / "trackio-0.43.0" / "toyproj.db").read_bytes())
+    con = sqlite3.connect(db)
+    for (index,) in con.execute(
+        "SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'metrics'"
+        " AND sql IS NOT NULL"
+    ).fetchall():
+        con.execute(f"DROP INDEX {index}")  # (a quicker insert)
+    con.execute(
+        "INSERT INTO metrics (timestamp, run_name, run_id, step, metrics)"
+        " WITH RECURSIVE n(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM n WHERE i < ?)"
+        " SELECT '2026-01-01T00:00:00+00:00', 'big', 'big-run-id', i,"
+        ' CAST(\'{"loss": "NaN", "acc": \' || i || \'}\' AS BLOB) FROM n',
+        (NAN_ROWS - 1,),
+    )
+    con.commit()
+    con.close()
+    return db
+
+
+def test_ctrl_c_inside_an_sql_function_is_an_interrupt(nan_source: Path, tmp_path: Path) -> None:
+    """Found by the environment audit: Ctrl-C while a merge copied rows through its SQL
+    function printed "error: cannot read ...: user-defined function raised exception"
+    and exited 1 (sqlite3 swallows the KeyboardInterrupt raised inside the function)."""
+    target = tmp_path / "out.db"
+    cmd = ["merge", "--from", str(nan_source), "--into", str(target), "--run", "big"]
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "trackio_tool", *cmd],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=ENV,
+    )
+
+    def copying() -> bool:
+        # The new target's schema is written (the file is no longer empty): its rows
+        # are now selected, sorted by id, each passing through the function before
+        # the first one is inserted.
+        return any(p.stat().st_size for p in tmp_path.glob(".trackio-tool-*building"))
+
+    try:
+        _wait_for(copying, proc, "the target being built")
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=60)
+    finally:
+        proc.kill()
+    assert (proc.returncode, err.decode(), out) == (130, "interrupted\n", b"")
+    assert sorted(p.name for p in tmp_path.iterdir()) == []
