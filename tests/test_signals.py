@@ -7,6 +7,7 @@ prompt on the terminal) rather than for a fixed time.
 from __future__ import annotations
 
 import os
+import pty
 import signal
 import sqlite3
 import subprocess
@@ -17,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import FIXTURES
+from tests.conftest import FIXTURES, tree_digest
 
 ENV = {k: v for k, v in os.environ.items() if k != "TRACKIO_TOOL_DEBUG"}
 NAN_ROWS = 300_000
@@ -82,3 +83,43 @@ def test_ctrl_c_inside_an_sql_function_is_an_interrupt(nan_source: Path, tmp_pat
         proc.kill()
     assert (proc.returncode, err.decode(), out) == (130, "interrupted\n", b"")
     assert sorted(p.name for p in tmp_path.iterdir()) == []
+
+
+def test_ctrl_c_at_the_drop_prompt(fixture_copy: Callable[[str], Path]) -> None:
+    """Found by the environment audit: Ctrl-C at drop's "[y/N]" question did nothing
+    until Enter was pressed (polars' SIGINT handler has the blocked terminal read
+    resumed rather than interrupted)."""
+    d = fixture_copy("trackio-0.43.0")
+    before = tree_digest(d)
+    master, slave = pty.openpty()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "trackio_tool", "drop", str(d / "toyproj.db"), "--run", "alpha"],
+        stdin=slave,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=ENV,
+    )
+    os.close(slave)
+    err = b""
+    try:
+        assert proc.stderr is not None
+        os.set_blocking(proc.stderr.fileno(), False)
+
+        def asking() -> bool:
+            nonlocal err
+            err += proc.stderr.read() or b""  # type: ignore[union-attr]
+            return b"[y/N]: " in err
+
+        _wait_for(asking, proc, "the question")
+        proc.send_signal(signal.SIGINT)
+        deadline = time.monotonic() + 30
+        while proc.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert proc.returncode == 130, "still waiting for an answer after Ctrl-C"
+        err += proc.stderr.read() or b""
+    finally:
+        proc.kill()
+        proc.communicate()
+        os.close(master)
+    assert err.decode().endswith("[y/N]: interrupted\n"), err
+    assert tree_digest(d) == before

@@ -9,10 +9,12 @@ Kept free of heavy imports (the CLI's --help path stays fast).
 
 from __future__ import annotations
 
+import io
 import queue
+import select
 from concurrent.futures import Future
 from concurrent.futures import TimeoutError as FutureTimeoutError  # builtin only from 3.11
-from typing import Any, TypeVar
+from typing import IO, Any, TypeVar
 
 T = TypeVar("T")
 SLICE_S = 0.1
@@ -34,3 +36,20 @@ def get(box: queue.Queue[Any]) -> Any:
             return box.get(timeout=SLICE_S)
         except queue.Empty:
             continue
+
+
+def readline(stream: IO[str]) -> str:
+    """``stream.readline()`` of a terminal, interruptible.
+
+    polars installs its SIGINT handler with SA_RESTART, so a read blocked on the
+    terminal is resumed after Ctrl-C instead of failing with EINTR: Ctrl-C at a
+    prompt went unnoticed until Enter. Waiting in ``select`` slices first (never
+    restarted) lets the KeyboardInterrupt through.
+    """
+    try:
+        fd = stream.fileno()
+    except (AttributeError, ValueError, io.UnsupportedOperation):
+        return stream.readline()
+    while not select.select([fd], [], [], SLICE_S)[0]:
+        continue
+    return stream.readline()

@@ -7,6 +7,7 @@ from typing import Annotated, Any
 
 import typer
 
+from trackio_tool import _waiting
 from trackio_tool.commands._complete import complete_run_to_drop
 from trackio_tool.commands._options import (
     DryRunOpt,
@@ -73,4 +74,4 @@ def _ask(question: str) -> bool:
     """
     sys.stderr.write(f"{question} [y/N]: ")
     sys.stderr.flush()
-    return sys.stdin.readline().strip().lower() in ("y", "yes")
+    return _waiting.readline(sys.stdin).strip().lower() in ("y", "yes")
