@@ -8,10 +8,12 @@ from __future__ import annotations
 
 import os
 import pty
+import shutil
 import signal
 import sqlite3
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -27,7 +29,7 @@ NAN_ROWS = 300_000
 def _wait_for(condition: Callable[[], bool], proc: subprocess.Popen[bytes], what: str) -> None:
     deadline = time.monotonic() + 120
     while not condition():
-        assert proc.poll() is None, f"the command ended before {what}"
+        assert proc.poll() is None, f"the command ended before {what}: {proc.communicate()}"
         assert time.monotonic() < deadline, f"no {what} after 120 s"
         time.sleep(0.01)
 
@@ -123,3 +125,60 @@ def test_ctrl_c_at_the_drop_prompt(fixture_copy: Callable[[str], Path]) -> None:
         os.close(master)
     assert err.decode().endswith("[y/N]: interrupted\n"), err
     assert tree_digest(d) == before
+
+
+def _processes_mentioning(text: str) -> list[str]:
+    found = []
+    for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
+        try:
+            args = cmdline.read_bytes().replace(b"\0", b" ").decode(errors="replace")
+        except OSError:
+            continue
+        if text in args:
+            found.append(args)
+    return found
+
+
+def test_sigterm_while_chromium_renders_cleans_up(
+    tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
+    """Found by the environment audit: `kill` (SIGTERM) or closing the terminal (SIGHUP)
+    during an image plot ended the process on the spot, leaving Chromium's profile
+    and kaleido's page (~2 MB) in TMPDIR each time; a killed merge left its half-built
+    target, a killed read the -wal/-shm it had created beside the database. They now
+    unwind like Ctrl-C, and exit 143 (129 for SIGHUP) with one line."""
+    if not shutil.which("chromium"):
+        pytest.skip("no chromium")
+    # A short TMPDIR: Chromium cannot start when its profile's socket path passes 108 bytes.
+    tmp = Path(tempfile.mkdtemp(prefix="tt-", dir="/tmp"))
+    request.addfinalizer(lambda: shutil.rmtree(tmp, ignore_errors=True))
+    out = tmp_path / "plot.png"
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "trackio_tool",
+            "plot",
+            str(FIXTURES / "trackio-0.43.0"),
+            "-o",
+            str(out),
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env={**ENV, "TMPDIR": str(tmp)},
+    )
+    try:
+        # Chromium's profile folder is in TMPDIR once the browser is being started.
+        _wait_for(lambda: any(tmp.glob("*/Default")), proc, "Chromium's profile")
+        proc.send_signal(signal.SIGTERM)
+        stdout, err = proc.communicate(timeout=60)
+    finally:
+        proc.kill()
+        proc.communicate()
+    assert (proc.returncode, err.decode(), stdout) == (143, "terminated\n", b"")
+    deadline = time.monotonic() + 10  # (Chromium's helpers may take a moment to go)
+    while _processes_mentioning(str(tmp)) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert _processes_mentioning(str(tmp)) == []
+    assert sorted(p.name for p in tmp.iterdir()) == []
+    assert sorted(p.name for p in tmp_path.iterdir()) == []

@@ -6,6 +6,7 @@ inside its function body, so ``--help`` and shell completion stay fast.
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import logging
 import os
@@ -82,13 +83,13 @@ def main() -> None:
     output = sys.modules.get("trackio_tool.commands._output")
     if output is not None:
         output.reset()  # consoles size themselves from this command's streams and COLUMNS
-    global _ctrl_c
-    _ctrl_c = False
-    restore = _catch_ctrl_c()
+    global _stopped_by
+    _stopped_by = None
+    restore = _catch_stop_signals()
     try:
         app(prog_name="trackio-tool")
     except TrackioToolError as exc:
-        if _ctrl_c:  # a Ctrl-C that sqlite3 turned into a statement error
+        if _stopped_by:  # a Ctrl-C that sqlite3 turned into a statement error
             _interrupted()
         cache = sys.modules.get("trackio_tool.sources.cache")
         if cache is not None and isinstance(exc, StoreError):
@@ -120,7 +121,7 @@ def main() -> None:
         # Only a payload nested hundreds of levels deep gets here (Trackio never writes one).
         _fail("a payload is nested too deeply to read (hundreds of levels); nothing was changed")
     except Exception as exc:  # the boundary: never a traceback unless asked
-        if _ctrl_c:
+        if _stopped_by:
             _interrupted()
         if debug:
             raise
@@ -155,32 +156,47 @@ def _network_failure(exc: BaseException) -> str | None:
     return f"the connection to the remote source failed ({type(exc).__name__}: {reason}); try again"
 
 
-# Set by a Ctrl-C during the command. sqlite3 swallows a KeyboardInterrupt raised
-# inside a Python function SQLite calls (during a long statement the only Python
-# code that runs, so where Ctrl-C lands) and fails the statement with "user-defined
-# function raised exception": the boundary reports the interrupt instead.
-_ctrl_c = False
+# The signal (SIGINT, SIGTERM, SIGHUP) that stopped the command, if any. sqlite3
+# swallows a KeyboardInterrupt raised inside a Python function SQLite calls (during
+# a long statement the only Python code that runs, so where a Ctrl-C lands) and
+# fails the statement with "user-defined function raised exception": the boundary
+# reports the interrupt instead.
+_stopped_by: int | None = None
+_STOPPING = ("SIGINT", "SIGTERM", "SIGHUP")
 
 
-def _on_ctrl_c(signum: int, frame: object) -> None:
-    global _ctrl_c
-    _ctrl_c = True
+def _on_stop_signal(signum: int, frame: object) -> None:
+    global _stopped_by
+    _stopped_by = signum
     raise KeyboardInterrupt
 
 
-def _catch_ctrl_c():  # type: ignore[no-untyped-def]
-    """Install ``_on_ctrl_c``; returns what puts the previous handler back.
+def _catch_stop_signals():  # type: ignore[no-untyped-def]
+    """Install ``_on_stop_signal``; returns what puts the previous handlers back.
 
-    Installed before polars is imported: polars puts its own SIGINT handler in
-    front and passes the signal on to this one.
+    A kill (SIGTERM) or a closed terminal (SIGHUP) then unwinds like Ctrl-C: the
+    browser is shut down, temp files and a half-built target are removed, a write
+    is rolled back. Installed before polars is imported: polars puts its own SIGINT
+    handler in front and passes the signal on to this one. A signal ignored when
+    the command started (`nohup`, a background job) stays ignored.
     """
     if threading.current_thread() is not threading.main_thread():
         return lambda: None
-    previous = signal.getsignal(signal.SIGINT)
-    if previous is not signal.default_int_handler:  # ignored (`nohup`, `&`), or not ours
-        return lambda: None
-    signal.signal(signal.SIGINT, _on_ctrl_c)
-    return lambda: signal.signal(signal.SIGINT, previous)
+    previous = {}
+    for name in _STOPPING:
+        signum = getattr(signal, name, None)
+        if signum is None:
+            continue
+        handler = signal.getsignal(signum)
+        if handler in (signal.SIG_DFL, signal.default_int_handler):
+            previous[signum] = handler
+            signal.signal(signum, _on_stop_signal)
+
+    def restore() -> None:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+
+    return restore
 
 
 def _interrupted() -> None:
@@ -189,14 +205,17 @@ def _interrupted() -> None:
     logging.getLogger("asyncio").disabled = True
     write = sys.modules.get("trackio_tool.store.write")
     done = write.committed if write is not None else []
-    sys.stderr.write(
-        f"interrupted after the change to {done[-1]} was committed: it is complete (media"
-        " files it had yet to tidy up may be left behind)\n"
-        if done
-        else "interrupted\n"
-    )
-    sys.stderr.flush()
-    sys.exit(130)
+    signum = _stopped_by or signal.SIGINT
+    word = "interrupted" if signum == signal.SIGINT else "terminated"
+    with contextlib.suppress(OSError, ValueError):  # (SIGHUP: the terminal may be gone)
+        sys.stderr.write(
+            f"{word} after the change to {done[-1]} was committed: it is complete (media"
+            " files it had yet to tidy up may be left behind)\n"
+            if done
+            else f"{word}\n"
+        )
+        sys.stderr.flush()
+    sys.exit(128 + signum)
 
 
 def _fail(message: str, code: int = 1) -> None:
