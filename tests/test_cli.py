@@ -280,3 +280,18 @@ def test_an_empty_selector_is_a_usage_error(
     option = "--metric" if "--metric" in args else "--run"
     assert re.fullmatch(rf"error: {option} '[ ,]*' is empty: give a [a-z ]+\n", r.stderr)
     assert tree_digest(d.parent) == before
+
+
+@pytest.mark.parametrize("columns", ["0", "abc", "-5"])
+def test_a_meaningless_columns_is_ignored(columns: str) -> None:
+    """Found by the environment audit: with COLUMNS=0 (what `stty size` reports on a
+    terminal with no size) analyze printed nothing and exited 0; COLUMNS=abc wrapped
+    piped output at 80 columns. A COLUMNS that is not a positive number is ignored."""
+    env = {k: v for k, v in os.environ.items() if k not in ("COLUMNS", "TRACKIO_TOOL_DEBUG")}
+    plain = subprocess.run([TOOL, "analyze", DB], capture_output=True, text=True, env=env)
+    odd = subprocess.run(
+        [TOOL, "analyze", DB], capture_output=True, text=True, env={**env, "COLUMNS": columns}
+    )
+    assert plain.returncode == odd.returncode == 0
+    assert plain.stdout.startswith("toyproj  (sqlite: ")
+    assert odd.stdout == plain.stdout

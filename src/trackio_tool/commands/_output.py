@@ -43,11 +43,15 @@ def _piped_width(stream: Any) -> int | None:
     """Piped output (``| grep``, ``> file``): rich would wrap tables at 80 columns and
     split run names across lines; lines as long as they need instead. COLUMNS, when
     set, and a terminal's own width still win (None: rich decides)."""
-    if os.environ.get("COLUMNS", "").strip() or stream is None:
+    columns = os.environ.get("COLUMNS", "").strip()
+    if (columns.isdigit() and int(columns) > 0) or stream is None:
         return None
     try:
-        return None if stream.isatty() else 10_000
-    except (AttributeError, ValueError):  # a closed or unusual stream
+        if not stream.isatty():
+            return 10_000
+        # rich takes COLUMNS=0 as a width of 0 and prints nothing at all.
+        return os.get_terminal_size(stream.fileno()).columns or 80 if columns else None
+    except (AttributeError, ValueError, OSError):  # a closed or unusual stream
         return None
 
 
