@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import os
 import shutil
+import signal
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,6 +16,12 @@ DATA = Path(__file__).parent / "data"
 FIXTURES = DATA / "fixtures"
 GROUND_TRUTH = FIXTURES / "ground_truth"
 REPO = Path(__file__).parent.parent
+
+# A suite started in the background (`pytest &` in a script, nohup) inherits SIGINT
+# ignored, and so would every command it runs; the Ctrl-C tests need it delivered, as
+# at a terminal. (A command keeps an inherited SIG_IGN on purpose: cli._catch_stop_signals.)
+if signal.getsignal(signal.SIGINT) == signal.SIG_IGN:
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
 pytest_plugins = (
     ["tests.servers.fixtures"]
