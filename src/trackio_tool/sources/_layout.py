@@ -47,6 +47,8 @@ STATIC_AUX_TABLES = (
 )
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9_-]")
+INBOX_DIR = "inbox"
+"""Trackio's JSONL inbox, beside the projects of a TRACKIO_DIR (0.28+, ``store.inbox``)."""
 
 
 def canonical_project_name(name: str) -> str:
@@ -89,10 +91,13 @@ class ProjectFiles:
         return isinstance(self.fs, LocalFileSystem)
 
     @property
+    def inbox_dir(self) -> str:
+        """The JSONL inbox beside this project's file."""
+        return _join(self.path.rsplit("/", 1)[0] if "/" in self.path else "", INBOX_DIR)
+
+    @property
     def display(self) -> str:
-        path = self.path
-        if self.inbox_only:  # no file: name the folder its rows wait in
-            path = _join(path.rsplit("/", 1)[0] if "/" in path else "", "inbox")
+        path = self.inbox_dir if self.inbox_only else self.path  # no file: where its rows wait
         return self.url_prefix + path if self.url_prefix else path
 
     def local_sqlite_path(self, *, refresh: bool = False, quiet: bool = True) -> Path:
@@ -290,7 +295,7 @@ def _resolve_dir(
         ):
             continue  # the .db is authoritative; sidecars belong to their project
         projects.append(_parquet_project(fs, path, stem, source=source, url_prefix=url_prefix))
-    if "inbox" in names and names["inbox"].get("type") == "directory":
+    if INBOX_DIR in names and names[INBOX_DIR].get("type") == "directory":
         # Logged on a network file system (or TRACKIO_STORAGE_MODE=jsonl) and never
         # imported: the project has no .db yet (TRACKIO_FORMATS.md §9).
         have = {p.project for p in projects}
@@ -313,7 +318,7 @@ def _resolve_dir(
 def _inbox_projects(fs: AbstractFileSystem, folder: str) -> list[str]:
     from trackio_tool.store.inbox import inbox_projects
 
-    return inbox_projects(fs, folder)
+    return inbox_projects(fs, _join(folder, INBOX_DIR))
 
 
 def _inbox_project(

@@ -32,7 +32,6 @@ from trackio_tool.sources._layout import canonical_project_name
 from trackio_tool.store import _schema
 from trackio_tool.store._schema import quote
 
-INBOX_DIR = "inbox"
 KINDS = ("metric", "system_metric", "alert")
 TRACE_TYPE = "trackio.trace"
 
@@ -67,12 +66,6 @@ class Pending:
 
 _cache: dict[tuple[Any, ...], dict[str, tuple[list[dict[str, Any]], int]]] = {}
 _cache_lock = threading.Lock()
-
-
-def inbox_of(db_path: str) -> str:
-    """The inbox folder beside a project file (``<TRACKIO_DIR>/inbox``)."""
-    parent = db_path.rstrip("/").rsplit("/", 1)[0] if "/" in db_path else ""
-    return f"{parent}/{INBOX_DIR}" if parent else INBOX_DIR
 
 
 def parse_fragment(data: bytes) -> list[dict[str, Any]]:
@@ -130,24 +123,17 @@ def read_inbox(fs: AbstractFileSystem, inbox: str) -> dict[str, tuple[list[dict[
     return by_project
 
 
-def pending(fs: AbstractFileSystem, db_path: str, project: str, *, display: str) -> Pending | None:
-    """The inbox records of ``project`` beside ``db_path``, or None when there are none."""
-    inbox = inbox_of(db_path)
-    found = read_inbox(fs, inbox).get(project)
-    if not found or not found[0]:
+def pending(fs: AbstractFileSystem, inbox: str, project: str, *, display: str) -> Pending | None:
+    """The records of ``project`` in the inbox folder ``inbox``, or None when there are none."""
+    found = read_inbox(fs, inbox).get(project)  # (a project is there only with records)
+    if found is None:
         return None
     return Pending(where=display, records=tuple(found[0]), fragments=found[1])
 
 
-def inbox_projects(fs: AbstractFileSystem, folder: str) -> list[str]:
-    """Canonical names of the projects with records in ``folder``'s inbox."""
-    inbox = f"{folder.rstrip('/')}/{INBOX_DIR}" if folder.rstrip("/") else INBOX_DIR
-    return sorted(p for p, (records, _) in read_inbox(fs, inbox).items() if records)
-
-
-def clear_cache() -> None:
-    with _cache_lock:
-        _cache.clear()
+def inbox_projects(fs: AbstractFileSystem, inbox: str) -> list[str]:
+    """Canonical names of the projects with records in the inbox folder ``inbox``."""
+    return sorted(read_inbox(fs, inbox))
 
 
 # -- replaying records as Trackio's import does ---------------------------------
@@ -186,10 +172,6 @@ def _split_traces(metrics: Any) -> tuple[dict[str, Any], list[tuple[str, int | N
             clean[key] = rest
         traces.extend((key, i, v) for i, v in found)
     return clean, traces
-
-
-def _dumps(value: Any) -> bytes:
-    return orjson.dumps(value)
 
 
 class _Target:
@@ -233,7 +215,7 @@ def replay(con: Any, records: Sequence[dict[str, Any]]) -> None:
                     "timestamp": ts,
                     "run_id": rid,
                     "run_name": run,
-                    "metrics": _dumps(r.get("metrics") or {}),
+                    "metrics": orjson.dumps(r.get("metrics") or {}),
                     "log_id": r.get("log_id"),
                     "space_id": None,
                 }
@@ -295,7 +277,7 @@ def _log_metrics(t: _Target, run: str, run_id: str | None, group: list[dict[str,
                 "run_id": rid,
                 "run_name": run,
                 "step": step,
-                "metrics": _dumps(clean),
+                "metrics": orjson.dumps(clean),
                 "log_id": lid,
                 "space_id": None,
             }
@@ -313,12 +295,12 @@ def _log_metrics(t: _Target, run: str, run_id: str | None, group: list[dict[str,
                     "step": step,
                     "key": key,
                     "trace_index": index,
-                    "messages": _dumps(trace.get("messages", [])),
-                    "metadata": _dumps(trace.get("metadata", {})),
+                    "messages": orjson.dumps(trace.get("messages", [])),
+                    "metadata": orjson.dumps(trace.get("metadata", {})),
                     "search_text": f"{tid} {key}".lower(),
                     "log_id": lid,
                     "space_id": None,
-                    "spans": _dumps(trace.get("spans", [])),
+                    "spans": orjson.dumps(trace.get("spans", [])),
                 }
             )
     t.insert("metrics", rows)
@@ -327,7 +309,14 @@ def _log_metrics(t: _Target, run: str, run_id: str | None, group: list[dict[str,
     if config:
         t.insert(
             "configs",
-            [{"run_id": rid, "run_name": run, "config": _dumps(config), "created_at": _now()}],
+            [
+                {
+                    "run_id": rid,
+                    "run_name": run,
+                    "config": orjson.dumps(config),
+                    "created_at": _now(),
+                }
+            ],
             verb="OR REPLACE",
         )
 

@@ -52,10 +52,7 @@ class Project:
             path = files.local_sqlite_path(refresh=refresh, quiet=quiet)
         if with_inbox:
             self.pending = inbox.pending(
-                files.fs,
-                files.path,
-                files.project,
-                display=files.url_prefix + inbox.inbox_of(files.path),
+                files.fs, files.inbox_dir, files.project, display=files.url_prefix + files.inbox_dir
             )
         if self.pending is None:
             if path is None:

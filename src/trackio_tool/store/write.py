@@ -213,10 +213,11 @@ def _check_no_pending(path: Path) -> None:
     """
     from fsspec.implementations.local import LocalFileSystem
 
+    from trackio_tool.sources._layout import INBOX_DIR
     from trackio_tool.store import inbox
 
-    where = str(path.parent / inbox.INBOX_DIR)
-    found = inbox.pending(LocalFileSystem(), str(path), path.stem, display=where)
+    where = str(path.parent / INBOX_DIR)
+    found = inbox.pending(LocalFileSystem(), where, path.stem, display=where)
     if found is not None:
         raise ConflictError(
             f"project {path.stem!r} has {found.describe()} in Trackio's JSONL inbox"
