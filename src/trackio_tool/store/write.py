@@ -198,9 +198,7 @@ def _check_new_target(path: Path) -> None:
             f"{path.name}: Trackio reserves project names starting with 'registry-' or ending"
             f" with {', '.join(RESERVED_SUFFIXES[:3])}, ...; choose another target name"
         )
-    parent = path.parent
-    while not parent.exists():
-        parent = parent.parent
+    parent = _nearest_folder(path.parent)
     if not os.access(parent, os.W_OK | os.X_OK):
         raise SourcePermissionError(f"cannot create {path}: {parent} is read-only")
 
