@@ -6,6 +6,7 @@ inside its function body, so ``--help`` and shell completion stay fast.
 
 from __future__ import annotations
 
+import codecs
 import contextlib
 import errno
 import logging
@@ -71,15 +72,18 @@ _register_optional_commands()
 
 def main() -> None:
     """Console-script entry point: known errors -> one line on stderr, exit 1 (usage: 2)."""
+    from trackio_tool.commands._output import OutputClosed
     from trackio_tool.errors import StoreError, TrackioToolError, UsageError
 
     debug = bool(os.environ.get(DEBUG_ENV))
     if sys.stdout is None:  # started with stdout closed: the output goes nowhere
         sys.stdout = open(os.devnull, "w")  # noqa: SIM115 - lives as long as the process
+    _tolerant_streams()
     # (tests run several commands in one process: no state carried between them)
     write = sys.modules.get("trackio_tool.store.write")
     if write is not None:
         write.committed.clear()
+        write.begun.clear()
     output = sys.modules.get("trackio_tool.commands._output")
     if output is not None:
         output.reset()  # consoles size themselves from this command's streams and COLUMNS
@@ -103,17 +107,15 @@ def main() -> None:
         if exc.code == 130:  # typer turns Ctrl-C into a silent Exit(130)
             _interrupted()
         raise
-    except BrokenPipeError:
-        # `trackio-tool analyze --json | head`: not an error worth a line.
-        sys.stderr.close()
-        sys.exit(0)
+    except (OutputClosed, BrokenPipeError):
+        _output_closed()
     except OSError as exc:
         if debug:
             raise
         if exc.errno in (errno.ENOSPC, errno.EIO, errno.EBADF) and exc.filename is None:
             # stdout on a full device (`> /dev/full`), or gone: the work itself was done.
             # (An error naming a file is about the work: a full disk under the target.)
-            _fail(f"could not write the output: {exc.strerror}")
+            _fail(f"could not write the output: {exc.strerror}{_committed_note()}")
         _fail(f"unexpected {type(exc).__name__}: {exc} (set {DEBUG_ENV}=1 to see the traceback)")
     except RecursionError:
         if debug:
@@ -139,6 +141,33 @@ def main() -> None:
         early = sys.modules.get("trackio_tool.store._early")
         if early is not None:
             early.finish()  # no early query outlives its command
+
+
+def _encode_error(exc: UnicodeError) -> tuple[str | bytes, int]:
+    """Error handler of stdout and stderr: a name that cannot be encoded is still shown.
+
+    A file name that is not UTF-8 reaches Python as lone surrogates: written back as
+    its own bytes, so the user sees (and can paste) the name they have. Any other
+    character the stream's encoding lacks (``PYTHONIOENCODING=ascii``, a Latin-1
+    terminal) is written as a backslash escape (``pr\\xf3j``) instead of failing.
+    """
+    if not isinstance(exc, UnicodeEncodeError):
+        raise exc
+    try:
+        return codecs.lookup_error("surrogateescape")(exc)
+    except UnicodeError:
+        return codecs.backslashreplace_errors(exc)
+
+
+codecs.register_error("trackio-tool", _encode_error)
+
+
+def _tolerant_streams() -> None:
+    for stream in (sys.stdout, sys.stderr):
+        reconfigure = getattr(stream, "reconfigure", None)
+        if reconfigure is not None:
+            with contextlib.suppress(ValueError, OSError, AttributeError, TypeError):
+                reconfigure(errors="trackio-tool")
 
 
 # The network libraries under the remote sources (asyncssh for ssh://, aiohttp and
@@ -216,6 +245,33 @@ def _interrupted() -> None:
         )
         sys.stderr.flush()
     sys.exit(128 + signum)
+
+
+def _output_closed() -> None:
+    """`trackio-tool analyze | head`: the reader has what it wanted. Not an error worth
+    a line, nor a failure for `set -o pipefail`, whether it was the table or the JSON
+    that was cut. But a write command cut before its commit (a preview on stderr) failed."""
+    write = sys.modules.get("trackio_tool.store.write")
+    undone = write is not None and write.begun and not write.committed
+    if undone:
+        with contextlib.suppress(OSError, ValueError):  # (if stderr is still there)
+            sys.stderr.write(
+                "error: the output was closed before the change was committed;"
+                " nothing was changed\n"
+            )
+            sys.stderr.flush()
+    # Output still buffered would fail again at exit: it goes nowhere instead.
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(OSError, ValueError, AttributeError):
+            os.dup2(os.open(os.devnull, os.O_WRONLY), stream.fileno())
+    sys.exit(1 if undone else 0)
+
+
+def _committed_note() -> str:
+    """For an error after a write was committed: the change itself is complete."""
+    write = sys.modules.get("trackio_tool.store.write")
+    done = write.committed if write is not None else []
+    return f" (the change to {done[-1]} was committed: it is complete)" if done else ""
 
 
 def _fail(message: str, code: int = 1) -> None:

@@ -21,7 +21,29 @@ def out() -> Console:
         from rich.console import Console
 
         _stdout = Console(soft_wrap=False, highlight=False, width=_piped_width(sys.stdout))
+        _stdout.on_broken_pipe = _closed  # type: ignore[method-assign]
     return _stdout
+
+
+class OutputClosed(Exception):
+    """stdout or stderr was closed by its reader (``| head``); the boundary (cli) exits.
+
+    Not an OSError: click turns a broken pipe under a command into exit status 1, so a
+    cut output would end with 0 or 1 depending on how much of it fitted in the pipe."""
+
+
+def _closed() -> None:
+    # In place of rich's own handler, which exits with status 1.
+    raise OutputClosed
+
+
+def write(text: str) -> None:
+    """Data on stdout, as it is (no rich markup or wrapping)."""
+    try:
+        sys.stdout.write(text)
+        sys.stdout.flush()
+    except BrokenPipeError as exc:
+        raise OutputClosed from exc
 
 
 def err() -> Console:
@@ -30,6 +52,7 @@ def err() -> Console:
         from rich.console import Console
 
         _stderr = Console(stderr=True, highlight=False, width=_piped_width(sys.stderr))
+        _stderr.on_broken_pipe = _closed  # type: ignore[method-assign]
     return _stderr
 
 
@@ -67,11 +90,20 @@ def note(message: str, *, quiet: bool = False) -> None:
 
 
 def print_json(data: Any) -> None:
-    # Plain print, not rich: JSON must be byte-exact for `| jq`.
-    sys.stdout.write(
-        json.dumps(data, indent=2, ensure_ascii=False, allow_nan=False, default=str) + "\n"
-    )
-    sys.stdout.flush()
+    # Plain print, not rich: JSON must be byte-exact for `| jq`. On a stdout that is not
+    # UTF-8 (PYTHONIOENCODING=ascii, a Latin-1 locale) non-ASCII text goes as \u escapes:
+    # still the same JSON, where the stream's fallback escapes would not be JSON.
+    ascii_only = not _unicode(getattr(sys.stdout, "encoding", None))
+    write(json.dumps(data, indent=2, ensure_ascii=ascii_only, allow_nan=False, default=str) + "\n")
+
+
+def _unicode(encoding: str | None) -> bool:
+    import codecs
+
+    try:
+        return encoding is not None and codecs.lookup(encoding).name.startswith("utf")
+    except LookupError:
+        return False
 
 
 def progress(*, quiet: bool, transient: bool = True):  # type: ignore[no-untyped-def]

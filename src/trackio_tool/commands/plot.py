@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sys
 from enum import Enum
 from typing import Annotated, Optional
 
@@ -143,5 +142,4 @@ def plot(
             f" {page.width}x{page.height} px",
             quiet=quiet,
         )
-        sys.stdout.write(f"{page.path}\n")
-    sys.stdout.flush()
+    _output.write("".join(f"{page.path}\n" for page in pages))

@@ -373,6 +373,9 @@ class _Placed:
 
 # Targets whose change this process has committed: a Ctrl-C after that says so (cli).
 committed: list[str] = []
+# Targets this process set out to change (cli: an output closed before the change was
+# committed is then an error, not the reader having what it wanted).
+begun: list[str] = []
 
 
 def _changed_meanwhile(what: str, why: str) -> ConflictError:
@@ -500,6 +503,7 @@ def merge(
     Raises before writing anything when a run is unknown, already in the
     target, or cannot be represented in the target's layout.
     """
+    begun.append(str(target))
     path = _target_path(target)
     exists = path.exists()
     if exists:
@@ -862,6 +866,7 @@ def _merge_into_new(
                     f"{path} was created by another process meanwhile; nothing was changed"
                 ) from exc
         done = True
+        committed.append(str(path))
     except BaseException:
         placed.undo()
         raise
@@ -1011,6 +1016,7 @@ def drop(
 
     ``confirm`` sees the plan and may refuse (the result is then ``cancelled``).
     """
+    begun.append(str(target))
     path = _target_path(target)
     selectors = split_selectors(runs)
     if not selectors:
@@ -1423,6 +1429,7 @@ def rename(
     lock_timeout: float = _lock.LOCK_TIMEOUT,
 ) -> WriteResult:
     """Rename one run in every table, move its media and rewrite its media paths."""
+    begun.append(str(target))
     path = _target_path(target)
     selectors = split_selectors([run] if isinstance(run, str) else run)
     if len(selectors) != 1:
