@@ -182,3 +182,52 @@ def test_sigterm_while_chromium_renders_cleans_up(
     assert _processes_mentioning(str(tmp)) == []
     assert sorted(p.name for p in tmp.iterdir()) == []
     assert sorted(p.name for p in tmp_path.iterdir()) == []
+
+
+def test_ctrl_c_while_another_program_holds_the_write_lock(
+    fixture_copy: Callable[[str], Path],
+) -> None:
+    """Found by the environment audit: a program that holds the database's write lock
+    without Trackio's lock file (the `sqlite3` shell inside a transaction) made drop wait
+    SQLite's 30 s busy timeout, and a Ctrl-C meanwhile was seen only at its end."""
+    import fcntl
+
+    d = fixture_copy("trackio-0.43.0")
+    db = d / "toyproj.db"
+    # (Read before the lock is taken: closing any file of the database in this process
+    # would drop the POSIX locks SQLite holds on it.)
+    before = tree_digest(db)
+    holder = sqlite3.connect(db, isolation_level=None)
+    holder.execute("BEGIN IMMEDIATE")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "trackio_tool", "drop", str(db), "--run", "alpha", "--yes"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=ENV,
+    )
+
+    def inside_trackio_lock() -> bool:
+        # drop takes Trackio's lock file, then waits for SQLite's write lock.
+        with (d / "toyproj.lock").open("a") as fh:
+            try:
+                fcntl.flock(fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except OSError:
+                return True
+            fcntl.flock(fh.fileno(), fcntl.LOCK_UN)
+            return False
+
+    try:
+        _wait_for(inside_trackio_lock, proc, "Trackio's lock taken")
+        time.sleep(0.5)  # now in SQLite's busy wait
+        stopped = time.monotonic()
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=10)
+        waited = time.monotonic() - stopped
+    finally:
+        proc.kill()
+        proc.communicate()
+        holder.rollback()
+        holder.close()
+    assert (proc.returncode, err.decode(), out) == (130, "interrupted\n", b"")
+    assert waited < 3
+    assert tree_digest(db) == before

@@ -85,6 +85,38 @@ def connect_rw(db: Path, *, timeout: float = BUSY_TIMEOUT) -> sqlite3.Connection
     return con
 
 
+def begin_immediate(con: sqlite3.Connection, *, timeout: float = BUSY_TIMEOUT) -> None:
+    """``BEGIN IMMEDIATE``, waiting up to ``timeout`` for another writer in short slices.
+
+    SQLite's busy handler sleeps inside C, where Python runs no signal handler: a
+    process that holds the database's write lock without Trackio's lock file (the
+    ``sqlite3`` shell, a DB browser) made a Ctrl-C wait out the whole 30 s timeout.
+    Between slices the interrupt is seen at once.
+    """
+    deadline = time.monotonic() + timeout
+    con.execute(f"PRAGMA busy_timeout = {_SLICE_MS}")
+    try:
+        while True:
+            try:
+                con.execute("BEGIN IMMEDIATE")
+                return
+            except sqlite3.OperationalError as exc:
+                if not _busy(exc) or time.monotonic() >= deadline:
+                    raise
+    finally:
+        con.execute(f"PRAGMA busy_timeout = {int(timeout * 1000)}")
+
+
+_SLICE_MS = 100
+
+
+def _busy(exc: sqlite3.OperationalError) -> bool:
+    code = getattr(exc, "sqlite_errorcode", None)  # Python 3.11+
+    if code is not None:
+        return code & 0xFF in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED)  # type: ignore[attr-defined]
+    return "locked" in str(exc)
+
+
 def checkpoint(con: sqlite3.Connection) -> None:
     """Copy committed WAL pages into the database file without blocking anyone."""
     with contextlib.suppress(sqlite3.Error):

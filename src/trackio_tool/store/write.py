@@ -397,7 +397,7 @@ def _write_transaction(
     with _lock.project_lock(path, timeout=lock_timeout):
         committing = False
         try:
-            con.execute("BEGIN IMMEDIATE")
+            _lock.begin_immediate(con)
             yield
             committing = True
             con.execute("COMMIT")
