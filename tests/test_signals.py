@@ -139,14 +139,17 @@ def _processes_mentioning(text: str) -> list[str]:
     return found
 
 
-def test_sigterm_while_chromium_renders_cleans_up(
-    tmp_path: Path, request: pytest.FixtureRequest
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
+def test_a_stop_while_chromium_boots_cleans_up_quickly(
+    signum: int, tmp_path: Path, request: pytest.FixtureRequest
 ) -> None:
     """Found by the environment audit: `kill` (SIGTERM) or closing the terminal (SIGHUP)
     during an image plot ended the process on the spot, leaving Chromium's profile
     and kaleido's page (~2 MB) in TMPDIR each time; a killed merge left its half-built
     target, a killed read the -wal/-shm it had created beside the database. They now
-    unwind like Ctrl-C, and exit 143 (129 for SIGHUP) with one line."""
+    unwind like Ctrl-C, and exit 143 (129 for SIGHUP) with one line. And a stop while
+    Chromium boots no longer waits for the boot and the warm-up render to finish
+    (3-5 s here): the shutdown starts at once (0.6-1.7 s)."""
     if not shutil.which("chromium"):
         pytest.skip("no chromium")
     # A short TMPDIR: Chromium cannot start when its profile's socket path passes 108 bytes.
@@ -170,12 +173,16 @@ def test_sigterm_while_chromium_renders_cleans_up(
     try:
         # Chromium's profile folder is in TMPDIR once the browser is being started.
         _wait_for(lambda: any(tmp.glob("*/Default")), proc, "Chromium's profile")
-        proc.send_signal(signal.SIGTERM)
+        stopped = time.monotonic()
+        proc.send_signal(signum)
         stdout, err = proc.communicate(timeout=60)
+        waited = time.monotonic() - stopped
     finally:
         proc.kill()
         proc.communicate()
-    assert (proc.returncode, err.decode(), stdout) == (143, "terminated\n", b"")
+    word = "terminated" if signum == signal.SIGTERM else "interrupted"
+    assert (proc.returncode, err.decode(), stdout) == (128 + signum, f"{word}\n", b"")
+    assert waited < 3, f"{waited:.1f} s to stop"
     deadline = time.monotonic() + 10  # (Chromium's helpers may take a moment to go)
     while _processes_mentioning(str(tmp)) and time.monotonic() < deadline:
         time.sleep(0.1)
@@ -229,5 +236,5 @@ def test_ctrl_c_while_another_program_holds_the_write_lock(
         holder.rollback()
         holder.close()
     assert (proc.returncode, err.decode(), out) == (130, "interrupted\n", b"")
-    assert waited < 3
+    assert waited < 3, f"{waited:.1f} s to stop"
     assert tree_digest(db) == before

@@ -9,12 +9,14 @@ image goes through it, and it is closed on the way out.
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import contextlib
 import logging
 import math
 import os
 import tempfile
 import threading
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -536,6 +538,7 @@ class Browser:
         )
         self._thread.start()
         self._kaleido: Any = None
+        self._closing = False
         self._opened = asyncio.run_coroutine_threadsafe(self._open(), self._loop)
 
     async def _open(self) -> None:
@@ -543,11 +546,16 @@ class Browser:
 
         k = kaleido.Kaleido(path=self._path, n=1, mathjax=False, timeout=RENDER_TIMEOUT_S)
         self._kaleido = k
-        await k.open()
-        # The first figure pays for compiling plotly.js; pay it with a tiny one,
-        # while (when started early) the data is still being read.
-        warm = {"data": [{"type": "scatter", "x": [0, 1], "y": [0, 1]}], "layout": {}}
-        await k.calc_fig(warm, opts={"format": "png", "width": 64, "height": 64})
+        try:
+            await k.open()
+            # The first figure pays for compiling plotly.js; pay it with a tiny one,
+            # while (when started early) the data is still being read.
+            warm = {"data": [{"type": "scatter", "x": [0, 1], "y": [0, 1]}], "layout": {}}
+            await k.calc_fig(warm, opts={"format": "png", "width": 64, "height": 64})
+        except BaseException:
+            if self._closing:  # stopped by close(): nobody waits for this any more
+                return
+            raise
 
     def _ready(self) -> Any:
         try:
@@ -574,13 +582,28 @@ class Browser:
             first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
             raise OutputError(f"Chromium could not render the {fmt} image: {first}") from exc
 
+    def _stop_opening(self) -> None:
+        """Closed while Chromium boots (Ctrl-C early in a plot): stop waiting for the boot
+        and the warm-up render (3-5 s) rather than finish them. Only once Chromium's
+        process exists, so that the shutdown below has a process to stop."""
+        deadline = time.monotonic() + 10
+        while not self._opened.done() and time.monotonic() < deadline:
+            if getattr(self._kaleido, "subprocess", None) is not None:
+                self._closing = True
+                self._opened.cancel()
+                return
+            time.sleep(0.01)
+
     def close(self) -> None:
         async def shut() -> None:
             if self._kaleido is not None:
                 await self._kaleido.close()
 
+        if not self._opened.done():
+            self._stop_opening()
         with contextlib.suppress(Exception):
-            self._opened.result()
+            with contextlib.suppress(concurrent.futures.CancelledError):
+                self._opened.result()
             asyncio.run_coroutine_threadsafe(shut(), self._loop).result(timeout=60)
         self._loop.call_soon_threadsafe(self._loop.stop)
         self._thread.join(timeout=60)
