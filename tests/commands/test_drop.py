@@ -396,6 +396,51 @@ def test_a_narrow_terminal_keeps_the_run_names(
     assert max(len(line) for line in r.stdout.splitlines()) <= int(columns)
 
 
+@pytest.mark.parametrize("columns", [24, 40, 50, 60, 66])
+def test_a_narrow_terminal_shows_every_field(
+    cli: Callable[..., Any], fixture_copy: Callable[[str], Path], columns: int
+) -> None:
+    """Found by the polish audit: below ~72 columns rich cut analyze's times to "…",
+    and below ~50 dropped whole columns (Run, First, Last, Alerts) without a word;
+    merge and drop folded numbers apart ("10" over "0"). A run table that does not
+    fit is printed one block per run, every field on its own line."""
+    d = fixture_copy("trackio-0.43.0")
+    env = {"COLUMNS": str(columns)}
+    r = cli("analyze", str(d / "toyproj.db"), env=env)
+    assert r.exit_code == 0, r.stderr
+    assert "…" not in r.stdout
+    assert max(len(line) for line in r.stdout.splitlines()) <= columns
+    gamma = (
+        "gamma\n  Rows: 120\n  Steps: 0..119\n  First (UTC): 2026-11-27 04:37:48\n"
+        "  Last: 04:37:48\n  Metrics: 11\n  Media: 4\n  System: 3\n  Alerts: 1\n"
+    )
+    beta = "beta\n  ID: 6afb4a00\n  Rows: 30\n  Steps: 0..29\n"
+    if columns >= len("  First (UTC): 2026-11-27 04:37:48"):
+        assert gamma in r.stdout
+        assert beta in r.stdout
+    else:  # long lines wrap, but nothing is cut
+        assert gamma.replace("\n", "").replace(" ", "") in r.stdout.replace("\n", "").replace(
+            " ", ""
+        )
+    r = cli("drop", str(d / "toyproj.db"), "-r", "alpha,gamma", "-n", env=env)
+    assert r.exit_code == 0, r.stderr
+    assert r.stdout.splitlines()[1:] == [
+        *("alpha", "  ID: 3ff25f58", "  metrics: 100", "  configs: 1", "  system_metrics: 0"),
+        *("  alerts: 1", "  traces: 0", "  media deleted: 0"),
+        *("gamma", "  ID: 72fff155", "  metrics: 120", "  configs: 1", "  system_metrics: 3"),
+        *("  alerts: 1", "  traces: 1", "  media deleted: 4"),
+        *("total", "  metrics: 220", "  configs: 2", "  system_metrics: 3", "  alerts: 2"),
+        *("  traces: 1", "  media deleted: 4"),
+    ]
+    args = ("--from", str(d / "toyproj.db"), "--into", str(d / "x.db"), "-r", "gamma")
+    r = cli("merge", *args, env=env)
+    assert r.exit_code == 0, r.stderr
+    assert r.stdout.splitlines()[1:] == [
+        *("gamma", "  ID: 72fff155", "  metrics: 120", "  configs: 1", "  system_metrics: 3"),
+        *("  alerts: 1", "  traces: 1", "  media: 4"),
+    ]
+
+
 def test_drop_with_stdin_closed_does_not_ask(fixture_copy: Callable[[str], Path]) -> None:
     """Found by the environment audit: started with stdin closed (`<&-`, as some job
     runners do), drop failed with "unexpected AttributeError" instead of acting as it

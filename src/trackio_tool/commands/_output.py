@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from rich.console import Console
+    from rich.table import Table
 
 # rich is imported on first use: `--json` output never needs it.
 _stdout: Console | None = None
@@ -76,6 +77,49 @@ def _piped_width(stream: Any) -> int | None:
         return os.get_terminal_size(stream.fileno()).columns or 80 if columns else None
     except (AttributeError, ValueError, OSError):  # a closed or unusual stream
         return None
+
+
+def fits(console: Console, table: Table) -> bool:
+    """Whether ``table`` fits the console's width with every cell whole. Narrower than
+    its columns' minimum, rich cuts cells to "…" and then drops whole columns.
+
+    Exact for a table with one wrappable column (the others ``no_wrap``): rich then
+    narrows only that one, and by no more than it can wrap (or fold, down to its
+    ``min_width``). With several, rich
+    narrows the widest first, below what its words need, and cuts it.
+    """
+    from rich.measure import Measurement
+
+    # Measured as if unbounded: rich clamps a measurement to the width it is given.
+    unbounded = console.options.update_width(1_000_000)
+    need = Measurement.get(console, unbounded, table).maximum  # with padding
+    for column in table.columns:
+        sizes = [Measurement.get(console, unbounded, c) for c in (column.header, *column.cells)]
+        widest = max(m.maximum for m in sizes)
+        floor = column.min_width or 0
+        if column.no_wrap:  # rich's own minimum takes it as wrappable at its spaces
+            least = widest
+        elif column.overflow == "fold" and floor:
+            least = floor  # a long word folds, whole, down to min_width
+        else:
+            least = max(m.minimum for m in sizes)
+        need -= max(widest, floor) - max(least, floor)
+    return need <= console.width
+
+
+def print_blocks(console: Console, table: Table) -> None:
+    """``table`` one row at a time, for a terminal too narrow for it: the first cell as
+    a heading, then one ``header: value`` line per other non-empty cell (long values
+    wrap, nothing is cut)."""
+    from rich.text import Text
+
+    columns = [(str(c.header), list(c.cells)) for c in table.columns]
+    for i in range(table.row_count):
+        console.print(Text(str(columns[0][1][i]), style="bold"))
+        for header, cells in columns[1:]:
+            value = str(cells[i])
+            if value:
+                console.print(Text(f"  {header}: {value}"))
 
 
 def plural(n: int, word: str) -> str:

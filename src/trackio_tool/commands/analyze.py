@@ -100,10 +100,8 @@ def _config_text(config: dict[str, Any]) -> str:
 
 def render(summary: Any) -> None:
     from rich.markup import escape
-    from rich.table import Table
-    from rich.text import Text
 
-    from trackio_tool.commands._output import out, plural
+    from trackio_tool.commands._output import fits, out, plural, print_blocks
 
     console = out()
     dup = summary.duplicate_names
@@ -121,18 +119,47 @@ def render(summary: Any) -> None:
         f" {plural(len(summary.metrics), 'metric')}: " + (", ".join(summary.metrics) or "-"),
         markup=False,
     )
+    table = _run_table(summary, short=console.width < 100)
+    if not fits(console, table):  # dates above times
+        table = _run_table(summary, short=True, split=True)
+    if fits(console, table):
+        console.print(table)
+    else:  # a narrow terminal: one block per run, with the year back in the times
+        print_blocks(console, _run_table(summary, short=False))
+    # Per-run metric lists only where a run tracked less than the whole project.
+    partial = [r for r in summary.runs if set(r.metrics) != everything]
+    if partial:
+        console.print("[bold]Metrics not tracked by every run[/bold]")
+        for r in partial:
+            missing = sorted(everything - set(r.metrics))
+            console.print(f"  {_label(r, dup)}: all but {', '.join(missing)}", markup=False)
+    configs = [r for r in summary.runs if r.config]
+    if configs:
+        console.print("[bold]Configs[/bold]")
+        for r in configs:
+            console.print(f"  {_label(r, dup)}: {_config_text(r.config)}", markup=False)
+
+
+def _run_table(summary: Any, *, short: bool, split: bool = False) -> Any:
+    """The runs as a table; ``split`` puts each date above its time (and the zone
+    under "First"), for a terminal too narrow for them side by side."""
+    from rich.table import Table
+    from rich.text import Text
+
+    dup = summary.duplicate_names
     table = Table(header_style="bold", box=None, pad_edge=False, padding=(0, 1, 0, 0))
-    short = console.width < 100
     width = max((len(r.name) for r in summary.runs), default=3)
     table.add_column("Run", overflow="fold", min_width=min(width, 24))
     if dup:
         table.add_column("ID", min_width=8, no_wrap=True)
     for col in ("Rows", "Steps"):
         table.add_column(col, justify="right", no_wrap=True)
-    # Times may wrap at their space: rich shrinks only wrappable columns, and with
-    # the run name the only one it squeezed the name away on a narrow terminal.
-    table.add_column("First" + _zone(summary.runs))
-    table.add_column("Last")
+    # The run name is the only column that may wrap (fold): rich's squeezing of several
+    # wrappable columns can cut one to "…" even where all would fit; a table that
+    # does not fit is printed as blocks instead (render).
+    sep = "\n" if split else " "
+    table.add_column("First" + _zone(summary.runs).replace(" ", sep), no_wrap=True)
+    table.add_column("Last", no_wrap=True)
     table.add_column("Metrics", justify="right", min_width=7, no_wrap=True)
     media = any(r.media_files is not None for r in summary.runs)
     system = any(r.system_rows for r in summary.runs)
@@ -150,8 +177,8 @@ def render(summary: Any) -> None:
         cells += [
             f"{r.rows:,}",
             _steps(r.step_min, r.step_max),
-            _time(r.first, short=short),
-            _time(r.last, since=r.first, short=short),
+            _time(r.first, short=short).replace(" ", sep),
+            _time(r.last, since=r.first, short=short).replace(" ", sep),
             str(len(r.metrics)),
         ]
         if media:
@@ -161,19 +188,7 @@ def render(summary: Any) -> None:
         if alerts:
             cells.append(str(r.alerts))
         table.add_row(*cells)
-    console.print(table)
-    # Per-run metric lists only where a run tracked less than the whole project.
-    partial = [r for r in summary.runs if set(r.metrics) != everything]
-    if partial:
-        console.print("[bold]Metrics not tracked by every run[/bold]")
-        for r in partial:
-            missing = sorted(everything - set(r.metrics))
-            console.print(f"  {_label(r, dup)}: all but {', '.join(missing)}", markup=False)
-    configs = [r for r in summary.runs if r.config]
-    if configs:
-        console.print("[bold]Configs[/bold]")
-        for r in configs:
-            console.print(f"  {_label(r, dup)}: {_config_text(r.config)}", markup=False)
+    return table
 
 
 def _label(run: Any, dup: set[str]) -> str:

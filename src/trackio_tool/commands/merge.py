@@ -98,7 +98,7 @@ def preview(plan: Any) -> None:
 
 
 def _print_runs(result: Any, console: Any, *, dry_run: bool) -> None:
-    from trackio_tool.commands._output import plural
+    from trackio_tool.commands._output import fits, plural, print_blocks
 
     if result.action == "rename":
         run = result.runs[0]
@@ -124,7 +124,11 @@ def _print_runs(result: Any, console: Any, *, dry_run: bool) -> None:
         else:
             head += f" from {result.target}"
         console.print(head, markup=False, highlight=False, soft_wrap=True)
-        console.print(_table(result))
+        table = _table(result)
+        if fits(console, table):
+            console.print(table)
+        else:  # a narrow terminal: one block per run
+            print_blocks(console, table)
 
 
 def _table(result: Any) -> Any:
@@ -133,15 +137,17 @@ def _table(result: Any) -> Any:
 
     tables = result.tables
     table = Table(header_style="bold", box=None, pad_edge=False, padding=(0, 2, 0, 0))
-    table.add_column("Run", overflow="fold")
+    width = max((len(run.name) for run in result.runs), default=3)
+    table.add_column("Run", overflow="fold", min_width=min(width, 24))
     table.add_column("ID", no_wrap=True)
-    # Headers may fold (system_/metrics): rich shrinks only wrappable columns, and
-    # with the run name the only one it squeezed the name away on a narrow terminal.
+    # Only the run name may wrap: rich squeezing several wrappable columns folded
+    # numbers and headers apart ("10" over "0"); a table that does not fit is
+    # printed as blocks instead (_print_runs).
     for t in tables:
-        table.add_column(t, justify="right", overflow="fold")
+        table.add_column(t, justify="right", no_wrap=True)
     media_head = "media" if result.action == "merge" else "media deleted"
     if result.media:
-        table.add_column(media_head, justify="right", overflow="fold")
+        table.add_column(media_head, justify="right", no_wrap=True)
     for run in result.runs:
         cells: list[str | Text] = [Text(run.name), (run.run_id or "")[:8]]  # a name is not markup
         cells += [f"{run.rows.get(t, 0):,}" for t in tables]
