@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import subprocess
@@ -188,6 +189,45 @@ def test_run_completion_never_fails_aloud(tmp_path: Path) -> None:
                 command,
             )
     assert _complete(f"trackio-tool analyze {odd} --run ", 4) == ["alpha", "beta", "gamma"]
+
+
+def test_run_completion_offers_runs_only_in_the_inbox(
+    fixture_copy: Callable[[str], Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Found by the polish audit: completion read only the .db, so a run that so far
+    exists only in Trackio's JSONL inbox (run c of mixed; every run of a project with
+    no .db yet) was never offered, though analyze, plot and merge --from read it."""
+    d = fixture_copy("trackio-0.43.0-inbox")
+    db = d / "mixed.db"
+    assert _complete(f"trackio-tool analyze {db} --run ", 4) == ["a", "b", "c"]
+    assert _complete(f"trackio-tool drop {db} --run ", 4) == ["a", "b", "c"]
+    # zsh shows each run's rows as analyze counts them: the .db's and the inbox's.
+    zsh = _complete(f"trackio-tool analyze {db} --run ", 4, "zsh")
+    assert '"a":"run in mixed (6 rows)" "b":"run in mixed (1 row)"' in " ".join(zsh), zsh
+    # A project name, as the commands take it; a project with no .db yet.
+    monkeypatch.setenv("TRACKIO_DIR", str(d))
+    assert _complete("trackio-tool analyze fresh --run ", 4) == ["only"]
+    assert _complete(f"trackio-tool plot mixed {db} fresh --run ", 6) == ["a", "b", "c", "only"]
+    # A fragment in another form than trackio's (orjson, compact) is parsed whole.
+    record = {"v": 1, "kind": "metric", "project": "mixed", "run": "d", "run_id": "d" * 32}
+    (d / "inbox" / "zz").mkdir()
+    (d / "inbox" / "zz" / "00000000.jsonl").write_text(json.dumps({**record, "step": 1}) + "\n")
+    assert _complete("trackio-tool analyze mixed --run ", 4) == ["a", "b", "c", "d"]
+    # Completion stays light: nothing of the data stack, fsspec included.
+    code = (
+        "import sys\n"
+        "from trackio_tool import cli\n"
+        "try:\n    cli.main()\nexcept SystemExit:\n    pass\n"
+        f"heavy = sorted({{m.split('.')[0] for m in sys.modules}} & set({HEAVY!r}))\n"
+        "print('HEAVY', heavy, file=sys.stderr)\n"
+    )
+    words = "trackio-tool analyze mixed --run "
+    env = {**os.environ, "_TRACKIO_TOOL_COMPLETE": "complete_bash", "COMP_WORDS": words}
+    proc = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, env={**env, "COMP_CWORD": "4"}
+    )
+    assert proc.stdout.split() == ["a", "b", "c", "d"]
+    assert "HEAVY []" in proc.stderr, proc.stderr
 
 
 def test_real_bash_completion_script(tmp_path: Path) -> None:

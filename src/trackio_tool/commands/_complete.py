@@ -1,6 +1,7 @@
-"""Shell completion of ``--run`` values, from the local .db files on the command line.
+"""Shell completion of ``--run`` values, from the local .db files (or project names) on
+the command line, and the rows of those projects still in Trackio's JSONL inbox.
 
-It runs on every TAB: stdlib sqlite3 only (no polars), and nothing but
+It runs on every TAB: stdlib sqlite3 and orjson only (no polars, no fsspec), and nothing but
 candidates on stdout. Whatever goes wrong (a junk or unreadable file, ``~nouser``,
 a folder we may not enter) means no candidates, never a message: one on stderr
 would land in the middle of the line being typed.
@@ -18,6 +19,8 @@ from pathlib import Path
 import typer
 
 from trackio_tool.commands._output import plural
+from trackio_tool.sources._names import INBOX_DIR, canonical_project_name, default_trackio_dir
+from trackio_tool.store._fragments import local_fragments, metric_runs
 from trackio_tool.store._labels import project_labels
 from trackio_tool.store._sqlite_ro import read_only
 
@@ -52,38 +55,80 @@ class _Run:
 
 
 def _runs_of(path: Path) -> list[_Run]:
-    """The runs in ``metrics``, in the order they started (one per run and name)."""
-    with read_only(path, timeout=1) as con:
-        columns = {str(c[1]) for c in con.execute("PRAGMA table_info(metrics)")}
-        rid = "run_id" if "run_id" in columns else "NULL"
-        # Trackio's (run_id, run_name, timestamp) index covers this: no table scan.
-        rows = con.execute(
-            f"SELECT run_name, {rid}, COUNT(*) FROM metrics"
-            f" GROUP BY {rid}, run_name ORDER BY MIN(id)"
-        ).fetchall()
-    return [
-        _Run(name, name if run_id is None else str(run_id), run_id, n)
+    """The runs in ``metrics``, in the order they started (one per run and name),
+    then those only in the project's JSONL inbox beside it."""
+    ids = True  # a project only in the inbox becomes a new file, with run ids
+    rows: list[tuple[object, object, int]] = []
+    if path.is_file():
+        with read_only(path, timeout=1) as con:
+            columns = {str(c[1]) for c in con.execute("PRAGMA table_info(metrics)")}
+            ids = "run_id" in columns
+            rid = "run_id" if ids else "NULL"
+            # Trackio's (run_id, run_name, timestamp) index covers this: no table scan.
+            rows = con.execute(
+                f"SELECT run_name, {rid}, COUNT(*) FROM metrics"
+                f" GROUP BY {rid}, run_name ORDER BY MIN(id)"
+            ).fetchall()
+    runs = {
+        (name, key): _Run(name, key, None if run_id is None else key, n)
         for name, run_id, n in rows
         if isinstance(name, str)  # not Trackio's (a NULL, a blob): nothing to offer
-    ]
+        for key in [name if run_id is None else str(run_id)]
+    }
+    for (name, run_id), n in _inbox_runs(path).items():
+        # As Trackio imports them: the run id, or the name where a record has none;
+        # a file keyed by name keeps only the name.
+        key = (run_id or name) if ids else name
+        old = runs.get((name, key))
+        runs[(name, key)] = _Run(name, key, key if ids else None, n + (old.rows if old else 0))
+    return list(runs.values())
+
+
+def _inbox_runs(path: Path) -> dict[tuple[str, str | None], int]:
+    """``(run, run_id)`` -> rows the project of ``path`` has in Trackio's JSONL inbox
+    beside it (not imported into the file yet), in import order."""
+    inbox = path.parent / INBOX_DIR
+    if not inbox.is_dir():
+        return {}
+    return metric_runs(local_fragments(inbox)).get(canonical_project_name(path.stem), {})
 
 
 def _projects(ctx: typer.Context) -> list[tuple[Path, list[_Run]]]:
-    """The local .db files on the line that can be read, each once, with their runs."""
+    """The local .db files on the line that can be read, each once, with their runs.
+    A project name stands for ``$TRACKIO_DIR/<name>.db``, which may exist only as
+    rows in Trackio's inbox there."""
     out: list[tuple[Path, list[_Run]]] = []
     seen: set[str] = set()
     for src in _source_from_line(ctx):
         if "://" in src:
             continue
         path = Path(src).expanduser()
-        if path.suffix != ".db" or not path.is_file() or os.path.abspath(path) in seen:
+        if _bare_name(src, path):
+            path = default_trackio_dir() / f"{canonical_project_name(src)}.db"
+            if not path.is_file() and path.with_suffix(".parquet").exists():
+                continue  # the commands read that parquet file
+        elif path.suffix != ".db" or not path.is_file():
+            continue
+        if os.path.abspath(path) in seen:
             continue
         seen.add(os.path.abspath(path))
         try:
-            out.append((path, _runs_of(path)))
-        except sqlite3.Error:
+            runs = _runs_of(path)
+        except (sqlite3.Error, OSError):
             continue
+        if runs or path.is_file():
+            out.append((path, runs))
     return out
+
+
+def _bare_name(src: str, path: Path) -> bool:
+    """A project name (as the commands resolve it): no folder, no suffix, no such path."""
+    return (
+        "/" not in src
+        and os.sep not in src
+        and path.suffix not in (".db", ".parquet")
+        and not os.path.lexists(path)
+    )
 
 
 def _candidates(ctx: typer.Context, *, unique: bool) -> dict[str, str]:

@@ -14,12 +14,8 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from trackio_tool.sources._args import split_source_args
-    from trackio_tool.sources._layout import (
-        ProjectFiles,
-        canonical_project_name,
-        default_trackio_dir,
-        resolve_sources,
-    )
+    from trackio_tool.sources._layout import ProjectFiles, resolve_sources
+    from trackio_tool.sources._names import canonical_project_name, default_trackio_dir
     from trackio_tool.sources.remote import close_all, configure, download_files
 
 __all__ = [
@@ -35,8 +31,8 @@ __all__ = [
 
 _HOMES = {
     "ProjectFiles": "trackio_tool.sources._layout",
-    "canonical_project_name": "trackio_tool.sources._layout",
-    "default_trackio_dir": "trackio_tool.sources._layout",
+    "canonical_project_name": "trackio_tool.sources._names",
+    "default_trackio_dir": "trackio_tool.sources._names",
     "resolve_sources": "trackio_tool.sources._layout",
     "split_source_args": "trackio_tool.sources._args",
     "close_all": "trackio_tool.sources.remote",

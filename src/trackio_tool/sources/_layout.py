@@ -19,6 +19,11 @@ from trackio_tool.errors import (
     SourceNotFoundError,
     SourcePermissionError,
 )
+from trackio_tool.sources._names import (
+    INBOX_DIR,
+    canonical_project_name,
+    default_trackio_dir,
+)
 
 Kind = Literal["sqlite", "parquet", "static"]
 
@@ -45,24 +50,6 @@ STATIC_AUX_TABLES = (
     "run_artifact_links",
     "external_run_artifact_links",
 )
-
-_UNSAFE = re.compile(r"[^A-Za-z0-9_-]")
-INBOX_DIR = "inbox"
-"""Trackio's JSONL inbox, beside the projects of a TRACKIO_DIR (0.28+, ``store.inbox``)."""
-
-
-def canonical_project_name(name: str) -> str:
-    """Trackio's file stem for a project name (``canonical_project_name``, 0.30+)."""
-    return _UNSAFE.sub("", name.rstrip()) or "default"
-
-
-def default_trackio_dir() -> Path:
-    """``$TRACKIO_DIR``, else ``$HF_HOME/trackio``, else ``~/.cache/huggingface/trackio``."""
-    if env := os.environ.get("TRACKIO_DIR"):
-        return Path(env).expanduser()
-    hf_home = os.environ.get("HF_HOME")
-    base = Path(hf_home).expanduser() if hf_home else Path.home() / ".cache" / "huggingface"
-    return base / "trackio"
 
 
 @dataclass(frozen=True)

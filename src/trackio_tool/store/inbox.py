@@ -28,11 +28,10 @@ from typing import Any, cast
 import orjson
 from fsspec import AbstractFileSystem
 
-from trackio_tool.sources._layout import canonical_project_name
 from trackio_tool.store import _schema
+from trackio_tool.store._fragments import Records, by_project
 from trackio_tool.store._schema import quote
 
-KINDS = ("metric", "system_metric", "alert")
 TRACE_TYPE = "trackio.trace"
 
 
@@ -64,27 +63,11 @@ class Pending:
         return f"{what} in {self.fragments:,} fragment{'' if self.fragments == 1 else 's'}"
 
 
-_cache: dict[tuple[Any, ...], dict[str, tuple[list[dict[str, Any]], int]]] = {}
+_cache: dict[tuple[Any, ...], Records] = {}
 _cache_lock = threading.Lock()
 
 
-def parse_fragment(data: bytes) -> list[dict[str, Any]]:
-    """``fragments.parse_fragment_bytes``: bad lines and unknown kinds are skipped."""
-    out: list[dict[str, Any]] = []
-    for line in data.splitlines():
-        line = line.strip()
-        if not line:
-            continue
-        try:
-            record = orjson.loads(line)
-        except orjson.JSONDecodeError:
-            continue
-        if isinstance(record, dict) and record.get("kind") in KINDS:
-            out.append(record)
-    return out
-
-
-def read_inbox(fs: AbstractFileSystem, inbox: str) -> dict[str, tuple[list[dict[str, Any]], int]]:
+def read_inbox(fs: AbstractFileSystem, inbox: str) -> Records:
     """Canonical project name -> (its records in import order, fragments holding them).
 
     A TRACKIO_DIR's projects share one inbox: it is read once per process for
@@ -101,26 +84,16 @@ def read_inbox(fs: AbstractFileSystem, inbox: str) -> dict[str, tuple[list[dict[
     with _cache_lock:
         if key in _cache:
             return _cache[key]
-    by_project: dict[str, tuple[list[dict[str, Any]], int]] = {}
+    found_by_project: Records = {}
     if paths:
         contents = cast("dict[str, Any]", fs.cat(paths, on_error="omit"))
-        for path in paths:
-            data = contents.get(path)
-            if not isinstance(data, bytes):
-                continue  # deleted by an import meanwhile, or unreadable: Trackio skips it too
-            seen: set[str] = set()
-            for record in parse_fragment(data):
-                project, run = record.get("project"), record.get("run")
-                if not project or not run or not isinstance(project, str):
-                    continue  # import_records skips these
-                name = canonical_project_name(project)
-                records, n = by_project.get(name, ([], 0))
-                records.append(record)
-                by_project[name] = (records, n + (name not in seen))
-                seen.add(name)
+        # A fragment deleted by an import meanwhile, or unreadable: Trackio skips it too.
+        found_by_project = by_project(
+            data for path in paths if isinstance(data := contents.get(path), bytes)
+        )
     with _cache_lock:
-        _cache[key] = by_project
-    return by_project
+        _cache[key] = found_by_project
+    return found_by_project
 
 
 def pending(fs: AbstractFileSystem, inbox: str, project: str, *, display: str) -> Pending | None:
