@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import io
 import os
+import tempfile
 import xml.etree.ElementTree as ET
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -147,3 +148,31 @@ def test_cli_writes_a_webp(
         assert img.format == "WEBP"
         assert img.size == (1200, 80 + 2 * 320 + 60)
     assert sorted(p.name for p in out.parent.iterdir()) == ["plot.webp"]
+
+
+def test_a_tmpdir_too_long_for_chromium_still_gives_images(
+    cli: Callable[..., Any], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Found by the polish audit: Chromium keeps a socket in $TMPDIR and exits at once
+    when its path is longer than a socket allows (TMPDIR over 62 characters), so
+    `plot -o x.png` failed with kaleido's "The browser seemed to close immediately
+    after starting ... choreo_get_chrome". Chromium now gets a short TMPDIR (/tmp)."""
+    try:
+        _charts.find_browser()
+    except MissingDependencyError as exc:
+        if os.environ.get("CI"):
+            raise
+        pytest.skip(f"no Chromium here: {exc}")
+    long = tmp_path / ("t" * 120)
+    long.mkdir()
+    monkeypatch.setenv("TMPDIR", str(long))
+    monkeypatch.setattr(tempfile, "tempdir", None)  # Python's own temp files go there too
+    out = tmp_path / "plot.png"
+    r = cli("plot", str(V043), "-o", str(out), "--metric", "loss", "-q")
+    assert (r.exit_code, r.stdout, r.stderr) == (0, f"{out}\n", "")
+    with Image.open(out) as img:
+        assert img.format == "PNG"
+        assert img.size == (1200, 80 + 320 + 60)
+    r = cli("plot", str(V043), "-o", str(tmp_path / "plot.html"), "--metric", "loss", "-q")
+    assert (r.exit_code, r.stderr) == (0, "")
+    assert list(long.iterdir()) == []  # the browser's profile and page are gone

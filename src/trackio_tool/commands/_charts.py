@@ -527,11 +527,48 @@ def find_browser() -> str:
     raise MissingDependencyError(NO_BROWSER)
 
 
+# Chromium keeps a Unix socket at $TMPDIR/org.chromium.Chromium.XXXXXX/SingletonSocket
+# and exits at once when that path is longer than a socket's 107 bytes.
+_SOCKET_TAIL = len("/org.chromium.Chromium.XXXXXX/SingletonSocket")
+_SOCKET_MAX = 107
+
+
+def browser_tmpdir() -> str | None:
+    """A TMPDIR for Chromium where the user's is too long for its socket (None: keep
+    the user's), or an OutputError saying what to do when no short one is usable."""
+    given = os.environ.get("TMPDIR") or "/tmp"  # what Chromium uses (base::GetTempDir)
+    if len(os.fsencode(given.rstrip("/"))) + _SOCKET_TAIL <= _SOCKET_MAX:
+        return None
+    for short in ("/tmp", "/var/tmp", "/dev/shm"):
+        if os.path.isdir(short) and os.access(short, os.W_OK | os.X_OK):
+            return short
+    most = _SOCKET_MAX - _SOCKET_TAIL
+    raise OutputError(
+        f"TMPDIR is too long for Chromium ({len(given)} characters, at most {most}: it"
+        " keeps a socket there) and /tmp is not writable: set TMPDIR to a shorter"
+        " folder for image output; .html output needs no browser"
+    )
+
+
+def _chromium_with_tmpdir(tmpdir: str) -> Any:
+    """choreographer's Chromium, started with TMPDIR=tmpdir (its ``browser_cls`` hook)."""
+    from choreographer.browsers.chromium import Chromium
+
+    class ShortTmpChromium(Chromium):
+        def get_env(self) -> Any:
+            env = super().get_env()
+            env["TMPDIR"] = tmpdir
+            return env
+
+    return ShortTmpChromium
+
+
 class Browser:
     """One headless Chromium on a private event loop in a background thread."""
 
-    def __init__(self, path: str) -> None:
+    def __init__(self, path: str, *, tmpdir: str | None = None) -> None:
         self._path = path
+        self._tmpdir = tmpdir
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(
             target=self._loop.run_forever, name="trackio-tool-kaleido", daemon=True
@@ -544,7 +581,10 @@ class Browser:
     async def _open(self) -> None:
         import kaleido
 
-        k = kaleido.Kaleido(path=self._path, n=1, mathjax=False, timeout=RENDER_TIMEOUT_S)
+        more: dict[str, Any] = {}
+        if self._tmpdir is not None:
+            more["browser_cls"] = _chromium_with_tmpdir(self._tmpdir)
+        k = kaleido.Kaleido(path=self._path, n=1, mathjax=False, timeout=RENDER_TIMEOUT_S, **more)
         self._kaleido = k
         try:
             await k.open()
@@ -618,11 +658,13 @@ class Exporter:
         self.target = target
         self.notes: list[str] = []
         self._browser_path: str | None = None
+        self._browser_tmpdir: str | None = None
         self._browser: Browser | None = None
 
     def __enter__(self) -> Exporter:
         if self.target.fmt != "html":
             self._browser_path = find_browser()  # fail before reading any data
+            self._browser_tmpdir = browser_tmpdir()
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -637,7 +679,7 @@ class Exporter:
 
     def _start(self) -> Browser | None:
         if self._browser is None and self._browser_path is not None:
-            self._browser = Browser(self._browser_path)
+            self._browser = Browser(self._browser_path, tmpdir=self._browser_tmpdir)
         return self._browser
 
     def write(
