@@ -335,3 +335,50 @@ def test_a_meaningless_columns_is_ignored(columns: str) -> None:
     assert plain.returncode == odd.returncode == 0
     assert plain.stdout.startswith("toyproj  (sqlite: ")
     assert odd.stdout == plain.stdout
+
+
+def test_a_deleted_current_folder_is_one_clear_line(fixture_copy: Callable[[str], Path]) -> None:
+    """Found by the polish audit: `merge --into rel.db` (and drop, rename) run from a
+    folder that had been deleted (`mkdir d; cd d; rmdir ../d`) failed with "unexpected
+    FileNotFoundError"; analyze and plot blamed the file alone. Absolute paths work."""
+    d = fixture_copy("trackio-0.43.0")
+    db = d / "toyproj.db"
+    before = tree_digest(d)
+    gone = d.parent / "gone"
+    hint = (
+        "the current folder has been deleted, so relative paths lead nowhere:"
+        " cd to an existing folder or give absolute paths"
+    )
+
+    def run(*args: str) -> subprocess.CompletedProcess[str]:
+        gone.mkdir()
+        script = 'cd "$1" && rmdir "$1" && shift && exec "$@"'
+        env = {k: v for k, v in os.environ.items() if k != "TRACKIO_TOOL_DEBUG"}
+        return subprocess.run(
+            ["bash", "-c", script, "bash", str(gone), TOOL, *args],
+            capture_output=True,
+            text=True,
+            env=env,
+        )
+
+    for args, first in [
+        (("merge", "--from", str(db), "--into", "rel.db"), ""),
+        (("drop", "rel.db", "-r", "alpha", "-y"), ""),
+        (("rename", "rel.db", "-r", "alpha", "--to", "b"), ""),
+        (("analyze", "rel.db"), "no such file or directory: rel.db; "),
+        (
+            ("merge", "--from", "rel.db", "--into", str(d / "new.db")),
+            "no such file or directory: rel.db; ",
+        ),
+        (("plot", str(db), "-o", "x.html"), "cannot write x.html: No such file or directory; "),
+    ]:
+        proc = run(*args)
+        assert (proc.returncode, proc.stdout, proc.stderr) == (1, "", f"error: {first}{hint}\n"), (
+            args
+        )
+    assert tree_digest(d) == before  # (no new.db either)
+    # Absolute paths need no current folder.
+    proc = run("merge", "--from", str(db), "--into", str(d / "new.db"), "-r", "alpha", "-q")
+    assert proc.returncode == 0, proc.stderr
+    proc = run("plot", str(db), "-o", str(d / "x.html"), "-q")
+    assert (proc.returncode, proc.stdout) == (0, f"{d / 'x.html'}\n"), proc.stderr

@@ -100,7 +100,10 @@ def main() -> None:
             cache.discard(str(exc))  # a damaged download is fetched again next time
         if debug:
             raise
-        _fail(str(exc), code=2 if isinstance(exc, UsageError) else 1)
+        message = str(exc)
+        if _not_found(exc) and _cwd_gone():  # `rel.db`, `-o x.png` from a deleted folder
+            message += f"; {CWD_GONE}"
+        _fail(message, code=2 if isinstance(exc, UsageError) else 1)
     except KeyboardInterrupt:
         _interrupted()
     except SystemExit as exc:
@@ -116,6 +119,8 @@ def main() -> None:
             # stdout on a full device (`> /dev/full`), or gone: the work itself was done.
             # (An error naming a file is about the work: a full disk under the target.)
             _fail(f"could not write the output: {exc.strerror}{_committed_note()}")
+        if _not_found(exc) and _cwd_gone():  # making a relative path absolute
+            _fail(CWD_GONE)
         _fail(f"unexpected {type(exc).__name__}: {exc} (set {DEBUG_ENV}=1 to see the traceback)")
     except RecursionError:
         if debug:
@@ -168,6 +173,26 @@ def _tolerant_streams() -> None:
         if reconfigure is not None:
             with contextlib.suppress(ValueError, OSError, AttributeError, TypeError):
                 reconfigure(errors="trackio-tool")
+
+
+CWD_GONE = (
+    "the current folder has been deleted, so relative paths lead nowhere: cd to an"
+    " existing folder or give absolute paths"
+)
+
+
+def _cwd_gone() -> bool:
+    try:
+        os.getcwd()
+    except FileNotFoundError:
+        return True
+    except OSError:  # (a folder we may no longer read is still there)
+        return False
+    return False
+
+
+def _not_found(exc: BaseException) -> bool:
+    return isinstance(exc, FileNotFoundError) or isinstance(exc.__cause__, FileNotFoundError)
 
 
 # The network libraries under the remote sources (asyncssh for ssh://, aiohttp and
