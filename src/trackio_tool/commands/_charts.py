@@ -85,6 +85,10 @@ class Page:
 def check_target(output: str | Path) -> Target:
     """The output file and its format, refused before any data is read."""
     path = Path(output).expanduser()
+    if not path.is_absolute():
+        # A deleted current folder fails here (FileNotFoundError, which the boundary
+        # explains) rather than after the whole figure was read and rendered.
+        path.absolute()
     if path.is_dir() or str(output).endswith(("/", os.sep)):
         raise OutputError(
             f"cannot write {output}: that names a folder; give a file name such as plot.webp"
