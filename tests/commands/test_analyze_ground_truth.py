@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 from tests.conftest import FIXTURES, GROUND_TRUTH, tree_digest
+from trackio_tool.store import sqlite
 
 TRUTH = {p.stem: json.loads(p.read_text()) for p in sorted(GROUND_TRUTH.glob("*.json"))}
 DB_CASES = [(fx, db["file"]) for fx, t in TRUTH.items() for db in t["dbs"]]
@@ -31,8 +32,15 @@ def _truth_db(fixture: str, file: str) -> dict[str, Any]:
     return next(db for db in TRUTH[fixture]["dbs"] if db["file"] == file)
 
 
+@pytest.mark.parametrize("keys", ["one-pass", "windows"])
 @pytest.mark.parametrize(("fixture", "file"), DB_CASES, ids=[f"{a}/{b}" for a, b in DB_CASES])
-def test_db_matches_ground_truth(cli: Any, fixture: str, file: str) -> None:
+def test_db_matches_ground_truth(
+    cli: Any, fixture: str, file: str, keys: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Both ways of reading a run's keys: small tables in one pass, large ones in
+    windows (forced here on the small fixtures)."""
+    if keys == "windows":
+        monkeypatch.setattr(sqlite, "SMALL_TABLE_ROWS", 0)
     folder = FIXTURES / fixture
     before = tree_digest(folder)
     data = _analyze(cli, str(folder / file))

@@ -147,12 +147,15 @@ def _db(tmp_path: Path, order: str, *, indexed: bool = True) -> tuple[Path, set[
     return db, want
 
 
+@pytest.mark.parametrize("keys", ["windows", "one-pass"])
 @pytest.mark.parametrize("indexed", [True, False], ids=["indexed", "no-index"])
 @pytest.mark.parametrize("order", ["contiguous", "interleaved", "overlapping"])
 def test_metric_keys_from_database_are_exact(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, order: str, indexed: bool
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, order: str, indexed: bool, keys: str
 ) -> None:
-    """Windows of one run, runs read through their index, rows read with their run key."""
+    """Windows of one run, runs read through their index, rows read with their run key;
+    and the one pass of a small table."""
+    monkeypatch.setattr(sqlite, "SMALL_TABLE_ROWS", 0 if keys == "windows" else 10**9)
     monkeypatch.setattr(sqlite, "WINDOW_BYTES", 2000)
     monkeypatch.setattr(sqlite, "CHUNK_ROWS", 64)
     db, want = _db(tmp_path, order, indexed=indexed)
@@ -165,8 +168,12 @@ def test_metric_keys_from_database_are_exact(
         assert set(picked.iter_rows()) == {p for p in want if p[0] == "id1"}
 
 
-def test_a_cancelled_scan_reads_no_more_windows(tmp_path: Path) -> None:
+@pytest.mark.parametrize("small", [0, 10**9], ids=["windows", "one-pass"])
+def test_a_cancelled_scan_reads_no_more_windows(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, small: int
+) -> None:
     """Ctrl-C during analyze cancels the key scan running on other threads."""
+    monkeypatch.setattr(sqlite, "SMALL_TABLE_ROWS", small)
     db, want = _db(tmp_path, "contiguous")
     with sqlite.SqliteReader(db) as reader:
         assert set(reader.metric_keys().iter_rows()) == want
@@ -202,6 +209,7 @@ def test_a_window_past_sqlites_length_limit_is_halved(
         )
     con.close()
     monkeypatch.setattr(sqlite, "WINDOW_BYTES", 4096)  # windows of ~300 rows from the head
+    monkeypatch.setattr(sqlite, "SMALL_TABLE_ROWS", 0)
 
     connect = sqlite.SqliteReader._connect
 
