@@ -77,6 +77,30 @@ class ProjectFiles:
     def is_local(self) -> bool:
         return isinstance(self.fs, LocalFileSystem)
 
+    def media_dirs(self) -> list[str]:
+        """``media_dir`` and, beside it, the folders Trackio <= 0.29 named after the
+        project's raw name: ``init(project="my.proj")`` writes ``myproj.db`` but put
+        its media in ``media/my.proj/`` (0.30+: ``media/myproj/``). Local sources
+        only: on a remote one, media are counted and fetched with one listing of
+        ``media_dir`` (a second round trip for every project is not worth it)."""
+        if not self.media_dir:
+            return []
+        if self.kind == "static" or not self.is_local or "/" not in self.media_dir:
+            return [self.media_dir]
+        parent = self.media_dir.rsplit("/", 1)[0]
+        try:
+            entries = self.fs.ls(parent, detail=True)
+        except (FileNotFoundError, NotADirectoryError, PermissionError):
+            return [self.media_dir]
+        raw = sorted(
+            name
+            for e in entries
+            if e.get("type") == "directory"
+            and (name := str(e["name"]).rstrip("/").rsplit("/", 1)[-1]) != self.project
+            and canonical_project_name(name) == self.project
+        )
+        return [self.media_dir, *(_join(parent, name) for name in raw)]
+
     @property
     def inbox_dir(self) -> str:
         """The JSONL inbox beside this project's file."""

@@ -134,22 +134,20 @@ class Project:
         return self.reader.configs()
 
     def media_counts(self) -> dict[str, int]:
-        """Files under each run-name folder of the media dir, from one recursive listing."""
-        media = self.files.media_dir
+        """Files under each run-name folder of the media dirs, one recursive listing each."""
         fs = self.files.fs
-        if not media:
-            return {}
-        try:
-            found = fs.find(media, withdirs=False)
-        except (FileNotFoundError, NotADirectoryError):
-            return {}
-        prefix = media.rstrip("/") + "/"
         counts: dict[str, int] = {}
-        for path in found:
-            rel = str(path)[len(prefix) :] if str(path).startswith(prefix) else str(path)
-            run = rel.split("/", 1)[0]
-            if "/" in rel:
-                counts[run] = counts.get(run, 0) + 1
+        for media in self.files.media_dirs():
+            try:
+                found = fs.find(media, withdirs=False)
+            except (FileNotFoundError, NotADirectoryError):
+                continue
+            prefix = media.rstrip("/") + "/"
+            for path in found:
+                rel = str(path)[len(prefix) :] if str(path).startswith(prefix) else str(path)
+                run = rel.split("/", 1)[0]
+                if "/" in rel:
+                    counts[run] = counts.get(run, 0) + 1
         return counts
 
 

@@ -80,13 +80,13 @@ def _alternation(names: Iterable[str], spell: Callable[[str], Iterable[str]]) ->
     return "|".join(re.escape(s) for name in sorted(set(names)) for s in spell(name))
 
 
-def media_path_regex(runs: Iterable[str], *, project: str | None = None) -> str:
+def media_path_regex(runs: Iterable[str], *, projects: Iterable[str] | None = None) -> str:
     """A media ``file_path`` in JSON text whose run segment is one of ``runs`` (and
-    project segment ``project``, if given), in three groups: up to the path's start
-    (``[media/]`` included), the project segment with its slash, and the run
+    project segment one of ``projects``, if given), in three groups: up to the path's
+    start (``[media/]`` included), the project segment with its slash, and the run
     segment with its slash."""
     names = _alternation(runs, json_spellings)
-    segment = _SEGMENT if project is None else f"(?:{_alternation([project], json_spellings)})"
+    segment = _SEGMENT if projects is None else f"(?:{_alternation(projects, json_spellings)})"
     return rf"({FILE_PATH_KEY}(?:media/)?)({segment}/)((?:{names})/)"
 
 

@@ -308,6 +308,20 @@ def _media_root(target: Path) -> Path:
     return target.parent / "media" / target.stem
 
 
+def _media_roots(root: Path) -> list[Path]:
+    """``root`` (``media/<stem>``) and the folders Trackio <= 0.29 named after the
+    project's raw name (``media/my.proj`` for ``myproj.db``): both hold its runs."""
+    try:
+        raw = sorted(
+            p
+            for p in root.parent.iterdir()
+            if p.name != root.name and canonical_project_name(p.name) == root.name and p.is_dir()
+        )
+    except OSError:  # no media folder yet
+        raw = []
+    return [root, *raw]
+
+
 def _source_media(files: ProjectFiles, names: Iterable[str]) -> dict[str, list[tuple[str, str]]]:
     """Run name -> [(source file, path relative to the run folder)].
 
@@ -315,25 +329,24 @@ def _source_media(files: ProjectFiles, names: Iterable[str]) -> dict[str, list[t
     trip on a remote source), grouped by run folder.
     """
     wanted = set(names)
-    out: dict[str, list[tuple[str, str]]] = {name: [] for name in wanted}
-    if not files.media_dir:
-        return out
-    base = files.media_dir.rstrip("/")
-    try:
-        found = files.fs.find(base, withdirs=False) if files.fs.isdir(base) else []
-    except (FileNotFoundError, NotADirectoryError):
-        found = []
-    except PermissionError as exc:
-        raise SourcePermissionError(f"permission denied: cannot read {base}") from exc
-    prefix = base + "/"
-    for p in found:
-        path = str(p)
-        if not path.startswith(prefix):
-            continue
-        run, _, rel = path[len(prefix) :].partition("/")
-        if rel and run in wanted:
-            out[run].append((path, rel))
-    return {name: sorted(items) for name, items in out.items()}
+    out: dict[str, dict[str, str]] = {name: {} for name in wanted}
+    for media in files.media_dirs():
+        base = media.rstrip("/")
+        try:
+            found = files.fs.find(base, withdirs=False) if files.fs.isdir(base) else []
+        except (FileNotFoundError, NotADirectoryError):
+            found = []
+        except PermissionError as exc:
+            raise SourcePermissionError(f"permission denied: cannot read {base}") from exc
+        prefix = base + "/"
+        for p in found:
+            path = str(p)
+            if not path.startswith(prefix):
+                continue
+            run, _, rel = path[len(prefix) :].partition("/")
+            if rel and run in wanted:
+                out[run].setdefault(rel, path)  # uuid names: the same rel is the same file
+    return {name: sorted((path, rel) for rel, path in items.items()) for name, items in out.items()}
 
 
 def _local_files(folder: Path) -> list[Path]:
@@ -1076,8 +1089,10 @@ def drop(
                 RunChange(name=names[0], run_id=ids[key], rows=counts, media_files=len(files))
             )
         all_names = list(dict.fromkeys(n for r in planned for n in r.names))
+        roots = _media_roots(root)
         for name in all_names if media else ():
-            if kept := len(set(_local_files(root / name)) - seen):
+            on_disk = {f for r in roots for f in _local_files(r / name)}
+            if kept := len(on_disk - seen):
                 notes.append(_kept_note(path.stem, name, kept, remaining, "the dropped runs'"))
     result = WriteResult(
         action="drop",
@@ -1099,7 +1114,8 @@ def drop(
         for change, (rows, files) in zip(result.runs, done, strict=True)
     ]
     for name in all_names if media else ():
-        _prune(root / name)
+        for r in roots:
+            _prune(r / name)
     if failed:
         raise _not_removed("the runs were dropped", failed)
     return replace(result, runs=tuple(removed))
@@ -1290,8 +1306,8 @@ def _run_files(
         for col in JSON_COLUMNS[table]:
             if col in layout[table]:
                 refs |= _referenced_files(con, table, col, key, [value])
-    prefix = f"{root.name}/{name}/"
-    found = (root.parent / r for r in sorted(refs) if r.startswith(prefix))
+    prefixes = tuple(f"{folder.name}/{name}/" for folder in _media_roots(root))
+    found = (root.parent / r for r in sorted(refs) if r.startswith(prefixes))
     return [f for f in found if f.is_file() or f.is_symlink()]
 
 
@@ -1359,7 +1375,7 @@ def _kept_note(project: str, name: str, kept: int, others: set[str], runs: str) 
 # -- rename ---------------------------------------------------------------------------
 
 
-def _path_rewriter(project: str, olds: Sequence[str], new: str) -> Callable[[Any], Any]:
+def _path_rewriter(projects: Sequence[str], olds: Sequence[str], new: str) -> Callable[[Any], Any]:
     """``file_path`` values ``[media/]<project>/<old>/...`` -> ``.../<new>/...``.
 
     An SQL function of the payload as a BLOB: the new bytes, or NULL when nothing
@@ -1368,7 +1384,7 @@ def _path_rewriter(project: str, olds: Sequence[str], new: str) -> Callable[[Any
     """
     # The old name as orjson writes it, and as json.dumps (trackio <= 0.4) did,
     # with ASCII escapes ("caf\u00e9"); the project segment may hold escapes too.
-    pattern = re.compile(media_path_regex(olds, project=project).encode())
+    pattern = re.compile(media_path_regex(olds, projects=projects).encode())
     repl = rb"\g<1>\g<2>" + json_fragment(new).encode().replace(b"\\", b"\\\\") + b"/"
 
     def apply(raw: Any) -> Any:
@@ -1485,15 +1501,18 @@ def rename(
             f"run {run_id} carried the names {', '.join(map(repr, olds))} (Trackio went on"
             " logging under its old name after a rename): all its rows were renamed"
         )
+    roots = _media_roots(root)
     for o in olds:
-        if kept := len(set(_local_files(root / o)) - set(moving)):
+        on_disk = {f for r in roots for f in _local_files(r / o)}
+        if kept := len(on_disk - set(moving)):
             notes.append(_kept_note(path.stem, o, kept, others, "this run's"))
     rows, moved, failed = _apply_rename(
         path, tkeys, key=key, olds=olds, new=new, root=root, lock_timeout=lock_timeout
     )
     for o in olds:
         if o != new:
-            _prune(root / o)
+            for r in roots:
+                _prune(r / o)
     if failed:
         raise _not_removed(f"the run was renamed to {new!r}", failed, "the old media file")
     return WriteResult(
@@ -1519,7 +1538,10 @@ def _apply_rename(
     """Rename under the lock; the files to move are listed there too (a run still
     being logged has more rows, and files, than when the command planned)."""
     con = _connect_rw(path)
-    rewrite = _path_rewriter(path.stem, olds, new)
+    roots = _media_roots(root)
+    # A file stays in its project folder (Trackio <= 0.29's raw-name one too): only
+    # the run segment of its path changes.
+    rewrite = _path_rewriter([r.name for r in roots], olds, new)
     con.create_function("trackio_tool_paths", 1, rewrite, deterministic=True)
     placed = _Placed()
     counts: dict[str, int] = {}
@@ -1534,10 +1556,12 @@ def _apply_rename(
                 raise ConflictError(f"a run named {new!r} already exists in {path.name}")
             shared = _used_elsewhere(con, layout, tkeys, [(key, olds)], root)
             pairs += [
-                (src, root / new / src.relative_to(root / o))
+                (src, r / new / src.relative_to(r / o))
                 for o in olds
                 if o != new
                 for src in _run_files(con, layout, tkeys, key, o, root)
+                for r in roots
+                if src.is_relative_to(r / o)
             ]
             for table, k in tkeys.items():
                 sets = ["run_name = ?"]
