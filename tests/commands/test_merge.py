@@ -74,6 +74,26 @@ def _sample_paths(db: Path) -> list[str]:
         con.close()
 
 
+# gamma logged an artifact (fixture README): merge does not copy artifacts, and says so.
+ARTIFACTS_NOTE = (
+    "note: artifacts are not copied: the merged runs' 1 artifact version they produced and"
+    " 1 artifact link stay in the source only\n"
+)
+
+
+def test_artifacts_left_behind_are_noted(
+    cli: Callable[..., Any], fixture_copy: Callable[[str], Path], tmp_path: Path
+) -> None:
+    """Found by the version sweep: merge left a run's artifacts behind without a word."""
+    src = fixture_copy("trackio-0.43.0") / "toyproj.db"
+    target = str(tmp_path / "newproj.db")
+    r = cli("merge", "--from", str(src), "--into", target, "-r", "gamma", "-n", "--json")
+    assert r.exit_code == 0, r.stderr
+    assert json.loads(r.stdout)["notes"] == [ARTIFACTS_NOTE.removeprefix("note: ").strip()]
+    r = cli("merge", "--from", str(src), "--into", target, "-r", "alpha,beta", "-n", "--json")
+    assert json.loads(r.stdout)["notes"] == []
+
+
 def test_merge_into_new_database(
     cli: Callable[..., Any], fixture_copy: Callable[[str], Path], tmp_path: Path
 ) -> None:
@@ -87,7 +107,7 @@ def test_merge_into_new_database(
         " (a new database with Trackio 0.43's schema)"
     )
     assert table == TABLE_0_43
-    assert r.stderr == ""
+    assert r.stderr == ARTIFACTS_NOTE
     media = sorted(p.relative_to(target.parent) for p in (target.parent / "media").rglob("*.png"))
     assert [str(p.parent) for p in media] == [
         "media/newproj/gamma/0",
@@ -106,7 +126,7 @@ def test_dry_run_prints_the_plan_and_writes_nothing(
     assert r.exit_code == 0, r.stderr
     assert r.stdout.startswith(f"Would merge 4 runs from {src / 'toyproj.db'} into {target}")
     assert r.stdout.split("\n", 1)[1] == TABLE_0_43
-    assert r.stderr == "dry run: nothing was written\n"
+    assert r.stderr == ARTIFACTS_NOTE + "dry run: nothing was written\n"
     assert not (tmp_path / "out").exists()
 
     # Into an existing target: the folder stays byte for byte as it was.

@@ -545,6 +545,7 @@ def merge(
         rows = SourceRows(src.reader)
         src_tables = rows.tables()
         notes.extend(_missing_companions(source, src_tables))
+        notes.extend(_artifacts_left(src.reader, selected))
         counts = {t: rows.counts(t, _keys_for(rows, t, selected)) for t in src_tables}
         write_tables = [t for t in RUN_TABLES if any(counts.get(t, {}).values())]
 
@@ -647,6 +648,47 @@ def _columns_of(create_sql: str) -> list[str]:
     finally:
         _lock.checkpoint(con)
         con.close()
+
+
+def _artifacts_left(reader: Any, selected: pl.DataFrame) -> list[str]:
+    """A note when the merged runs have artifacts, which merge does not copy (their
+    blobs live in the source's ``artifacts/`` store): silence would look like a loss."""
+    if not isinstance(reader, SqliteReader):
+        return []
+    ids = [str(v) for v in selected.get_column("run_id").to_list() if v is not None]
+    names = [str(v) for v in selected.get_column("run_name").to_list() if v is not None]
+    if not names:
+        return []
+    id_marks, name_marks = ",".join("?" * len(ids)) or "NULL", ",".join("?" * len(names))
+    links = versions = 0
+    for table in ("run_artifact_links", "external_run_artifact_links"):
+        if reader.has_table(table) and "run_id" in reader.columns[table]:
+            links += reader.execute(
+                f"SELECT COUNT(*) FROM {table} WHERE run_id IN ({id_marks})"
+                f" OR (run_id IS NULL AND run_name IN ({name_marks}))",
+                (*ids, *names),
+            ).fetchone()[0]
+    if reader.has_table("artifact_versions") and "producer_run_id" in reader.columns.get(
+        "artifact_versions", []
+    ):
+        versions = reader.execute(
+            f"SELECT COUNT(*) FROM artifact_versions WHERE producer_run_id IN ({id_marks})"
+            f" OR (producer_run_id IS NULL AND producer_run_name IN ({name_marks}))",
+            (*ids, *names),
+        ).fetchone()[0]
+    if not links and not versions:
+        return []
+    what = " and ".join(
+        part
+        for part in (
+            f"{versions} artifact version{'s' if versions != 1 else ''} they produced"
+            if versions
+            else "",
+            f"{links} artifact link{'s' if links != 1 else ''}" if links else "",
+        )
+        if part
+    )
+    return [f"artifacts are not copied: the merged runs' {what} stay in the source only"]
 
 
 def _missing_companions(files: ProjectFiles, tables: Sequence[str]) -> list[str]:
