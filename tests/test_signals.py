@@ -21,6 +21,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import FIXTURES, tree_digest
+from tests.test_crash import _lock_held
 
 ENV = {k: v for k, v in os.environ.items() if k != "TRACKIO_TOOL_DEBUG"}
 NAN_ROWS = 300_000
@@ -197,8 +198,6 @@ def test_ctrl_c_while_another_program_holds_the_write_lock(
     """Found by the environment audit: a program that holds the database's write lock
     without Trackio's lock file (the `sqlite3` shell inside a transaction) made drop wait
     SQLite's 30 s busy timeout, and a Ctrl-C meanwhile was seen only at its end."""
-    import fcntl
-
     d = fixture_copy("trackio-0.43.0")
     db = d / "toyproj.db"
     # (Read before the lock is taken: closing any file of the database in this process
@@ -213,18 +212,9 @@ def test_ctrl_c_while_another_program_holds_the_write_lock(
         env=ENV,
     )
 
-    def inside_trackio_lock() -> bool:
-        # drop takes Trackio's lock file, then waits for SQLite's write lock.
-        with (d / "toyproj.lock").open("a") as fh:
-            try:
-                fcntl.flock(fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except OSError:
-                return True
-            fcntl.flock(fh.fileno(), fcntl.LOCK_UN)
-            return False
-
     try:
-        _wait_for(inside_trackio_lock, proc, "Trackio's lock taken")
+        # drop takes Trackio's lock file, then waits for SQLite's write lock.
+        _wait_for(lambda: _lock_held(d / "toyproj.lock"), proc, "Trackio's lock taken")
         time.sleep(0.5)  # now in SQLite's busy wait
         stopped = time.monotonic()
         proc.send_signal(signal.SIGINT)

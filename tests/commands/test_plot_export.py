@@ -127,15 +127,20 @@ def test_a_figure_too_tall_for_webp_is_split(browser: _charts.Browser, tmp_path:
         assert 16000 < img.size[1] <= 16383
 
 
-def test_cli_writes_a_webp(
-    cli: Callable[..., Any], fixture_copy: Callable[[str], Path], tmp_path: Path
-) -> None:
+def _need_chromium() -> None:
+    """Skip where no Chromium is installed, except on CI (which installs one)."""
     try:
         _charts.find_browser()
     except MissingDependencyError as exc:
         if os.environ.get("CI"):
             raise
         pytest.skip(f"no Chromium here: {exc}")
+
+
+def test_cli_writes_a_webp(
+    cli: Callable[..., Any], fixture_copy: Callable[[str], Path], tmp_path: Path
+) -> None:
+    _need_chromium()
     d = fixture_copy("trackio-0.43.0")
     out = tmp_path / "out" / "plot.webp"
     out.parent.mkdir()
@@ -157,12 +162,7 @@ def test_a_tmpdir_too_long_for_chromium_still_gives_images(
     when its path is longer than a socket allows (TMPDIR over 62 characters), so
     `plot -o x.png` failed with kaleido's "The browser seemed to close immediately
     after starting ... choreo_get_chrome". Chromium now gets a short TMPDIR (/tmp)."""
-    try:
-        _charts.find_browser()
-    except MissingDependencyError as exc:
-        if os.environ.get("CI"):
-            raise
-        pytest.skip(f"no Chromium here: {exc}")
+    _need_chromium()
     long = tmp_path / ("t" * 120)
     long.mkdir()
     monkeypatch.setenv("TMPDIR", str(long))
