@@ -94,6 +94,31 @@ def test_artifacts_left_behind_are_noted(
     assert json.loads(r.stdout)["notes"] == []
 
 
+def test_media_missing_from_the_source_are_noted(
+    cli: Callable[..., Any], fixture_copy: Callable[[str], Path], tmp_path: Path
+) -> None:
+    """Found by the version sweep: when a run's media folder was not in the source (never
+    copied along, deleted, a remote project's old raw-name folder), merge rewrote the
+    rows' media paths to the target and copied nothing, without a word."""
+    src = fixture_copy("trackio-0.43.0")
+    shutil.rmtree(src / "media" / "toyproj" / "gamma")
+    note = (
+        "note: no media files were found in the source for 'gamma', whose rows refer to"
+        " some: the merged rows point at files that are not there\n"
+    )
+    edge = tmp_path / "edge.db"
+    shutil.copy(src / "toyproj-edge.db", edge)
+    for target in (tmp_path / "new.db", edge):
+        r = cli("merge", "--from", str(src / "toyproj.db"), "--into", str(target), "-r", "gamma")
+        assert r.exit_code == 0, r.stderr
+        assert r.stderr == ARTIFACTS_NOTE + note
+    r = cli("merge", "--from", str(src / "toyproj.db"), "--into", str(tmp_path / "n2.db"))
+    assert r.stderr == ARTIFACTS_NOTE + note  # alpha and beta log no media
+    r = cli("merge", "--from", str(src / "toyproj.db"), "--into", str(tmp_path / "n3.db"),
+            "-r", "gamma", "--no-media")  # fmt: skip
+    assert r.stderr == ARTIFACTS_NOTE  # paths left as they were
+
+
 def test_merge_into_new_database(
     cli: Callable[..., Any], fixture_copy: Callable[[str], Path], tmp_path: Path
 ) -> None:

@@ -17,7 +17,7 @@ import json
 import math
 import re
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cached_property
 from typing import IO, TYPE_CHECKING, Any, cast
 
@@ -102,6 +102,15 @@ class MediaMove:
 
     project: str
     runs: tuple[str, ...]
+    # Run segments (as spelled in the JSON) of the paths moved so far: the runs whose
+    # rows refer to media files (``payload`` only; a merge checks them against the
+    # files it found).
+    moved: set[bytes] = field(default_factory=set, compare=False, hash=False)
+
+    def referred(self) -> list[str]:
+        """The runs of ``runs`` whose rows had a media path moved by ``payload``."""
+        seen = {m.decode("utf-8", "replace") for m in self.moved}
+        return [r for r in self.runs if any(s in seen for s in json_spellings(r))]
 
     @cached_property
     def _payload_re(self) -> tuple[re.Pattern[bytes], bytes] | None:
@@ -116,7 +125,10 @@ class MediaMove:
             return raw
         pattern, repl = self._payload_re
         out = pattern.sub(repl, raw)
-        return raw if out == raw else out
+        if out == raw:
+            return raw
+        self.moved.update(m.group(3)[:-1] for m in pattern.finditer(raw))
+        return out
 
     def json_expr(self, text: pl.Expr) -> pl.Expr:
         """The same move on a column of JSON texts, vectorised."""

@@ -617,6 +617,8 @@ def merge(
             _merge_into_existing(path, plan, source, media_plan, lock_timeout=lock_timeout)
         else:
             _merge_into_new(path, plan, source, media_plan, lock_timeout=lock_timeout)
+        if note := _media_not_found(media_to, media_plan):
+            result = replace(result, notes=(*result.notes, note))
     return result
 
 
@@ -648,6 +650,25 @@ def _columns_of(create_sql: str) -> list[str]:
     finally:
         _lock.checkpoint(con)
         con.close()
+
+
+def _media_not_found(
+    media_to: MediaMove | None, plan: dict[str, list[tuple[str, str]]]
+) -> str | None:
+    """A note for merged runs whose rows refer to media files of their own run folder
+    when no such folder was found in the source (media never copied along, a folder
+    deleted, a remote project's old raw-name folder): the merged rows point at files
+    that are not there. Learnt while the rows are copied, so a dry run cannot say it."""
+    if media_to is None:
+        return None
+    missing = [r for r in media_to.referred() if not plan.get(r)]
+    if not missing:
+        return None
+    runs = ", ".join(repr(r) for r in missing)
+    return (
+        f"no media files were found in the source for {runs}, whose rows refer to some:"
+        " the merged rows point at files that are not there"
+    )
 
 
 def _artifacts_left(reader: Any, selected: pl.DataFrame) -> list[str]:
