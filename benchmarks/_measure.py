@@ -172,6 +172,11 @@ def _fmt(v: object, spec: str) -> str:
     return "-" if v is None else format(v, spec)
 
 
+def best_of(cmd: list[str], *, label: str, repeat: int) -> dict:
+    """``measure_cmd(cmd)`` ``repeat`` times; the run with the shortest wall time."""
+    return min((measure_cmd(cmd, label=label) for _ in range(repeat)), key=lambda r: r["wall_s"])
+
+
 def print_table(results: list[dict], file=sys.stdout) -> None:
     """Aligned table: label, wall s, inner s, peak RSS MB, status."""
     header = ("measurement", "wall s", "inner s", "peak RSS MB", "status")

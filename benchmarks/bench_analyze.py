@@ -17,7 +17,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _measure import bench_parser, measure_call, measure_cmd, print_table, trackio_tool_exe
+from _measure import bench_parser, best_of, measure_call, print_table, trackio_tool_exe
 from generate import generate_db
 
 
@@ -33,26 +33,16 @@ def main(argv: list[str] | None = None) -> int:
 
     results = []
     if sqlite:
-        raw = min(
-            (
-                measure_cmd(
-                    [sqlite, str(db), "select sum(length(metrics)) from metrics"],
-                    label="sqlite3 raw scan",
-                )
-                for _ in range(args.repeat)
-            ),
-            key=lambda r: r["wall_s"],
+        raw = best_of(
+            [sqlite, str(db), "select sum(length(metrics)) from metrics"],
+            label="sqlite3 raw scan",
+            repeat=args.repeat,
         )
         results.append(raw)
-    ours = min(
-        (
-            measure_cmd(
-                [tool, "analyze", str(db), "--json", "--no-media"],
-                label="trackio-tool analyze --json",
-            )
-            for _ in range(args.repeat)
-        ),
-        key=lambda r: r["wall_s"],
+    ours = best_of(
+        [tool, "analyze", str(db), "--json", "--no-media"],
+        label="trackio-tool analyze --json",
+        repeat=args.repeat,
     )
     results.append(ours)
     if not args.skip_naive:

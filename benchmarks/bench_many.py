@@ -18,7 +18,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _measure import bench_parser, measure_call, measure_cmd, print_table, trackio_tool_exe
+from _measure import bench_parser, best_of, measure_call, print_table, trackio_tool_exe
 from generate import generate_db
 
 
@@ -52,15 +52,10 @@ def main(argv: list[str] | None = None) -> int:
             shutil.copyfile(one, folder / f"project{i:04d}.db")
 
     results = []
-    ours = min(
-        (
-            measure_cmd(
-                [trackio_tool_exe(), "analyze", str(folder), "--json", "--no-media"],
-                label=f"trackio-tool analyze ({args.projects} projects)",
-            )
-            for _ in range(args.repeat)
-        ),
-        key=lambda r: r["wall_s"],
+    ours = best_of(
+        [trackio_tool_exe(), "analyze", str(folder), "--json", "--no-media"],
+        label=f"trackio-tool analyze ({args.projects} projects)",
+        repeat=args.repeat,
     )
     results.append(ours)
     if not args.skip_naive:
