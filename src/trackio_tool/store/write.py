@@ -699,16 +699,12 @@ def _artifacts_left(reader: Any, selected: pl.DataFrame) -> list[str]:
         ).fetchone()[0]
     if not links and not versions:
         return []
-    what = " and ".join(
-        part
-        for part in (
-            f"{versions} artifact version{'s' if versions != 1 else ''} they produced"
-            if versions
-            else "",
-            f"{links} artifact link{'s' if links != 1 else ''}" if links else "",
-        )
-        if part
-    )
+    parts = []
+    if versions:
+        parts.append(f"{versions} artifact version{'s' if versions != 1 else ''} they produced")
+    if links:
+        parts.append(f"{links} artifact link{'s' if links != 1 else ''}")
+    what = " and ".join(parts)
     return [f"artifacts are not copied: the merged runs' {what} stay in the source only"]
 
 
