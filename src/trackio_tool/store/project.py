@@ -135,11 +135,10 @@ class Project:
 
     def media_counts(self) -> dict[str, int]:
         """Files under each run-name folder of the media dirs, one recursive listing each."""
-        fs = self.files.fs
         counts: dict[str, int] = {}
         for media in self.files.media_dirs():
             try:
-                found = fs.find(media, withdirs=False)
+                found = self.files.find_files(media)
             except (FileNotFoundError, NotADirectoryError):
                 continue
             prefix = media.rstrip("/") + "/"

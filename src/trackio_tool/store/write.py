@@ -333,7 +333,7 @@ def _source_media(files: ProjectFiles, names: Iterable[str]) -> dict[str, list[t
     for media in files.media_dirs():
         base = media.rstrip("/")
         try:
-            found = files.fs.find(base, withdirs=False) if files.fs.isdir(base) else []
+            found = files.find_files(base) if files.fs.isdir(base) else []
         except (FileNotFoundError, NotADirectoryError):
             found = []
         except PermissionError as exc:
