@@ -432,14 +432,19 @@ def _write_transaction(
 
 def _stage_media(
     files: ProjectFiles, plan: dict[str, list[tuple[str, str]]], staging: Path
-) -> None:
+) -> list[str]:
+    """Copy the planned files into ``staging/<run>/<rel>``; their paths below it."""
+    staged = [f"{name}/{rel}" for name, items in plan.items() for _, rel in items]
     pairs = [(src, staging / name / rel) for name, items in plan.items() for src, rel in items]
     if not pairs:
-        return
+        return staged
     try:
         if files.is_local:
+            made: set[Path] = set()
             for src, dst in pairs:
-                dst.parent.mkdir(parents=True, exist_ok=True)
+                if dst.parent not in made:  # one mkdir per folder, not per file
+                    dst.parent.mkdir(parents=True, exist_ok=True)
+                    made.add(dst.parent)
                 shutil.copy2(src, dst)
         else:
             # Remote sources: parallel transfers with one progress bar (sources/).
@@ -450,6 +455,7 @@ def _stage_media(
         raise WriteError(
             f"cannot copy media files from {files.display}: {exc}; nothing was changed"
         ) from exc
+    return staged
 
 
 def _nearest_folder(folder: Path) -> Path:
@@ -480,20 +486,64 @@ def _staging_dir(path: Path, token: str) -> Path:
     return folder / f"{_STAGE_PREFIX}media-{token}"
 
 
-def _place_staged(staging: Path, root: Path, placed: _Placed) -> None:
+def _place_staged(staging: Path, root: Path, placed: _Placed, staged: Sequence[str]) -> None:
+    """Move the ``staged`` files (paths below ``staging``) into ``root``.
+
+    A folder that ``root`` does not have yet (a merged run's, usually) is moved
+    whole, with one rename: this runs under Trackio's lock, and Trackio 0.25+ makes
+    a folder per logged step, so file by file it was two folder operations per
+    image (41,800 files: 16 s under the lock, longer than Trackio waits for it).
+    Existing folders are entered; a file already there is the same file (uuid names).
+    """
+    tree: dict[str, dict[str, None]] = {"": {}}  # folder -> its entries; "" is staging
+    files = set(staged)
+    for rel in staged:
+        parts = rel.split("/")
+        parent = ""
+        for i in range(1, len(parts) + 1):
+            child = "/".join(parts[:i])
+            tree[parent][child] = None
+            if i < len(parts):
+                tree.setdefault(child, {})
+            parent = child
+
+    def record(rel: str, dst: Path) -> None:
+        """Note ``dst`` and what it holds of ours, for ``placed.undo`` (which takes
+        back our files only: a folder someone else writes into keeps theirs)."""
+        if rel in files:
+            placed.files.append(dst)
+            return
+        placed.dirs.append(dst)
+        for child in tree[rel]:
+            record(child, root / child)
+
     try:
-        for src in _local_files(staging):
-            dst = root / src.relative_to(staging)
-            if dst.exists():
-                continue  # uuid-named: the same file is already there
-            placed.mkdir(dst.parent)
-            placed.files.append(dst)  # before the copy: a partial one goes too
-            try:
-                os.rename(src, dst)
-            except OSError as exc:
-                if exc.errno != errno.EXDEV:
-                    raise
-                shutil.copy2(src, dst)  # another mount of the same device (a bind mount)
+        todo = [""]
+        while todo:
+            for rel in tree[todo.pop()]:
+                src, dst = staging / rel, root / rel
+                if os.path.lexists(dst):
+                    if rel not in files:
+                        todo.append(rel)  # an existing folder: place what it lacks
+                    continue  # uuid-named: the same file is already there
+                placed.mkdir(dst.parent)
+                try:
+                    os.rename(src, dst)
+                except OSError as exc:
+                    if exc.errno in (errno.ENOTEMPTY, errno.EEXIST) and rel not in files:
+                        todo.append(rel)  # made by another process meanwhile: enter it
+                        continue
+                    if exc.errno != errno.EXDEV:
+                        raise
+                    # Another mount of the same device (a bind mount): copy. Noted
+                    # first, so a partial copy goes too.
+                    record(rel, dst)
+                    if rel in files:
+                        shutil.copy2(src, dst)
+                    else:
+                        shutil.copytree(src, dst, symlinks=True)
+                    continue
+                record(rel, dst)
     except OSError as exc:  # a full disk, a read-only folder, another device below root
         raise WriteError(f"cannot put media files in {root}: {exc}; nothing was changed") from exc
 
@@ -924,13 +974,13 @@ def _merge_into_new(
             con.close()
         with tmp.open("rb+") as fh:
             os.fsync(fh.fileno())
-        _stage_media(source, media_plan, staging)
+        staged = _stage_media(source, media_plan, staging)
         with _lock.project_lock(path, timeout=lock_timeout):
             if path.exists():
                 raise ConflictError(
                     f"{path} was created by another process meanwhile; nothing was changed"
                 )
-            _place_staged(staging, _media_root(path), placed)
+            _place_staged(staging, _media_root(path), placed, staged)
             try:
                 os.link(tmp, path)
             except FileExistsError as exc:
@@ -986,7 +1036,7 @@ def _merge_into_existing(
             _check_duplicates(con, plan, path)
         except sqlite3.Error as exc:
             raise _translate(exc, path) from exc
-        _stage_media(source, media_plan, staging)
+        staged = _stage_media(source, media_plan, staging)
         with _write_transaction(con, path, lock_timeout, placed):
             layout = _check_unchanged(con, path, planned, runs=())
             names, ids = _existing_runs(con, layout)
@@ -1000,7 +1050,7 @@ def _merge_into_existing(
                     f"INSERT INTO main.{quote(table)} ({cols}) SELECT {cols}"
                     f" FROM temp.{quote('stage_' + table)} ORDER BY rowid"
                 )
-            _place_staged(staging, _media_root(path), placed)
+            _place_staged(staging, _media_root(path), placed, staged)
     finally:
         _lock.checkpoint(con)
         con.close()
