@@ -109,6 +109,33 @@ def test_shared_media_folder_keeps_the_other_runs_files(
     assert [p.name for p in folder.rglob("*.png")] == ["other-run.png"]
 
 
+@pytest.mark.parametrize(
+    "spelling",
+    ["toyproj/gamma/{}", "media/toyproj/gamma/{}", "toyproj\\/g\\u0061mma\\/{}"],
+    ids=["plain", "media-prefix", "json-escapes"],
+)
+def test_a_file_another_runs_row_points_at_stays_however_the_path_is_spelled(
+    fixture_copy: Callable[[str], Path], spelling: str
+) -> None:
+    """Under the lock, drop reads only the other rows that may point into the dropped
+    run's folder (holding ``gamma/``, or any JSON escape): a path spelled with escapes
+    must still keep its file."""
+    d = fixture_copy("trackio-0.43.0")
+    db = d / "toyproj.db"
+    shared = sorted((d / "media" / "toyproj" / "gamma" / "30").iterdir())[0]
+    path = spelling.format(f"30/{shared.name}")
+    con = sqlite3.connect(db)
+    with con:
+        con.execute(
+            "UPDATE metrics SET metrics = CAST(? AS BLOB) WHERE run_name = 'alpha' AND step = 5",
+            ('{"samples":{"_type":"trackio.image","file_path":"' + path + '"}}',),
+        )
+    con.close()
+    result = drop(db, runs=[GAMMA])
+    assert result.media_files == 3  # of gamma's 4 images
+    assert shared.is_file()
+
+
 def test_files_no_row_references_are_kept(
     cli: Callable[..., Any], fixture_copy: Callable[[str], Path]
 ) -> None:
