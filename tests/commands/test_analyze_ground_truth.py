@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import sqlite3
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -199,3 +201,36 @@ def test_human_output(cli: Any) -> None:
     assert "6afb4a00" in out
     assert "Configs" in out
     assert "lr=0.001" in out
+
+
+def test_a_huge_config_is_cut_to_one_readable_line(
+    cli: Any, fixture_copy: Callable[[str], Path]
+) -> None:
+    """A run logged with 5,000 config keys, or a long text or deep dict as one value,
+    had its whole config printed: 1.9 MB of output for 20 runs."""
+    d = fixture_copy("trackio-0.43.0")
+    huge = {f"param_{i:05d}": i / 7 for i in range(5000)}
+    deep: dict[str, Any] = {}
+    leaf = deep
+    for level in range(50):
+        leaf["child"] = leaf = {"level": level}
+    con = sqlite3.connect(d / "toyproj.db")
+    with con:
+        con.execute("UPDATE configs SET config = ? WHERE run_name = 'alpha'", (json.dumps(huge),))
+        con.execute(
+            "UPDATE configs SET config = ? WHERE run_name = 'gamma'",
+            (json.dumps({"lr": 0.01, "notes": "x" * 20000, "net": deep}),),
+        )
+    con.close()
+    # A terminal wide enough that rich does not wrap the lines being measured.
+    result = cli("analyze", str(d / "toyproj.db"), env={"COLUMNS": "1000"})
+    assert result.exit_code == 0, result.stderr
+    lines = {line.split(":")[0].strip(): line for line in result.stdout.splitlines()}
+    alpha, gamma = lines["alpha"], lines["gamma"]
+    assert alpha.startswith("  alpha: param_00000=0.0, param_00001=0.14285714285714285, ")
+    shown = alpha.count("param_")
+    assert alpha.endswith(f", ... {5000 - shown:,} more keys")
+    assert gamma.startswith("  gamma: lr=0.01, notes=xxxx")
+    assert "..., net={'child': {'level': 0, 'child': {'level': 1," in gamma
+    assert max(len(alpha), len(gamma)) < 600
+    assert "lr=0.0003, batch_size=64, notes=second run, layers=[128, 64]" in result.stdout

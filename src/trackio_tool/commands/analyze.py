@@ -93,9 +93,31 @@ def _steps(lo: int | None, hi: int | None) -> str:
     return "-" if lo is None else f"{lo}..{hi}"
 
 
+# A config is printed on one line per run, cut to stay readable: a run with 5,000
+# keys, or one value holding a long text or a deep dict, printed ~100 KB per run.
+CONFIG_ITEM_CHARS = 80
+CONFIG_LINE_CHARS = 500
+
+
+def _cut(text: str, most: int) -> str:
+    return text if len(text) <= most else text[: most - 3] + "..."
+
+
 def _config_text(config: dict[str, Any]) -> str:
-    items = [f"{k}={v}" for k, v in config.items() if not k.startswith("_")]
-    return ", ".join(items) if items else "(no user config)"
+    user = [(k, v) for k, v in config.items() if not k.startswith("_")]
+    if not user:
+        return "(no user config)"
+    items: list[str] = []
+    used = 0
+    for i, (k, v) in enumerate(user):
+        item = _cut(f"{k}={v}", CONFIG_ITEM_CHARS)
+        if items and used + len(item) > CONFIG_LINE_CHARS:
+            rest = len(user) - i
+            items.append(f"... {rest:,} more key{'s' if rest != 1 else ''}")
+            break
+        items.append(item)
+        used += len(item) + 2
+    return ", ".join(items)
 
 
 def render(summary: Any) -> None:
