@@ -94,6 +94,28 @@ def test_artifacts_left_behind_are_noted(
     assert json.loads(r.stdout)["notes"] == []
 
 
+def test_many_artifacts_are_counted_with_thousands_separators(
+    cli: Callable[..., Any], fixture_copy: Callable[[str], Path], tmp_path: Path
+) -> None:
+    """Found by the heavy-content audit: "5000 artifact versions ... 20000 artifact
+    links", where every other count the tool prints reads 5,000."""
+    src = fixture_copy("trackio-0.43.0") / "toyproj.db"
+    con = sqlite3.connect(src)
+    with con:  # 1,200 more links of gamma's (input) to its artifact version
+        con.executemany(
+            "INSERT INTO run_artifact_links (run_id, run_name, run_project,"
+            " artifact_version_id, direction, created_at)"
+            " SELECT run_id, run_name, ?, artifact_version_id, 'input', created_at"
+            " FROM run_artifact_links LIMIT 1",
+            [(f"p{i}",) for i in range(1200)],
+        )
+    con.close()
+    r = cli("merge", "--from", str(src), "--into", str(tmp_path / "n.db"), "-r", "gamma", "-n")
+    assert r.exit_code == 0, r.stderr
+    note = ARTIFACTS_NOTE.replace("1 artifact link", "1,201 artifact links")
+    assert r.stderr.startswith(note)
+
+
 def test_media_missing_from_the_source_are_noted(
     cli: Callable[..., Any], fixture_copy: Callable[[str], Path], tmp_path: Path
 ) -> None:

@@ -751,9 +751,9 @@ def _artifacts_left(reader: Any, selected: pl.DataFrame) -> list[str]:
         return []
     parts = []
     if versions:
-        parts.append(f"{versions} artifact version{'s' if versions != 1 else ''} they produced")
+        parts.append(f"{versions:,} artifact version{'s' if versions != 1 else ''} they produced")
     if links:
-        parts.append(f"{links} artifact link{'s' if links != 1 else ''}")
+        parts.append(f"{links:,} artifact link{'s' if links != 1 else ''}")
     what = " and ".join(parts)
     return [f"artifacts are not copied: the merged runs' {what} stay in the source only"]
 
