@@ -62,6 +62,7 @@ def test_db_matches_ground_truth(
         assert run["media_files"] == t["media_files_on_disk_under_run_name_dir"]
         assert run["system_rows"] == (t.get("system_metrics_rows") or 0)
         assert run["alerts"] == (t.get("alerts_rows") or 0)
+        assert run["traces"] == (t.get("traces_rows") or 0)
     assert project["metrics"] == sorted({m for t in truth["runs"] for m in t["metric_names"]})
     # Reading is side-effect free: same files, same bytes (no -wal/-shm left behind).
     assert tree_digest(folder) == before
@@ -201,6 +202,13 @@ def test_human_output(cli: Any) -> None:
     assert "6afb4a00" in out
     assert "Configs" in out
     assert "lr=0.001" in out
+    # Runs lacking the same metrics share one line (the heavy-content audit had 19 equal lines).
+    lines = out.splitlines()
+    start = lines.index("Metrics not tracked by every run") + 1
+    assert lines[start : start + 2] == [
+        "  alpha, beta (66bbe705): all but preds, samples, weights",
+        "  beta (6afb4a00): all but eval, preds, samples, weights",
+    ]
 
 
 def test_a_huge_config_is_cut_to_one_readable_line(
@@ -234,3 +242,22 @@ def test_a_huge_config_is_cut_to_one_readable_line(
     assert "..., net={'child': {'level': 0, 'child': {'level': 1," in gamma
     assert max(len(alpha), len(gamma)) < 600
     assert "lr=0.0003, batch_size=64, notes=second run, layers=[128, 64]" in result.stdout
+
+
+@pytest.mark.parametrize(
+    "source", ["toyproj.db", "toyproj.parquet", "../trackio-0.43.0-static/toyproj"]
+)
+def test_traces_are_counted_per_run(cli: Any, source: str) -> None:
+    """Trackio 0.26+ keeps trackio.Trace records in their own table; analyze said nothing
+    about them (found by the heavy-content audit: 10,000 traces, not a word)."""
+    data = _analyze(cli, str(FIXTURES / "trackio-0.43.0" / source))
+    runs = data["projects"][0]["runs"]
+    assert [(r["name"], r["traces"]) for r in runs] == [
+        ("alpha", 0),
+        ("beta", 0),
+        ("beta", 0),
+        ("gamma", 1),
+    ]
+    table = cli("analyze", str(FIXTURES / "trackio-0.43.0" / source))
+    header = next(line for line in table.stdout.splitlines() if line.startswith("Run"))
+    assert header.split()[-1] == "Traces"

@@ -152,9 +152,14 @@ def render(summary: Any) -> None:
     partial = [r for r in summary.runs if set(r.metrics) != everything]
     if partial:
         console.print("[bold]Metrics not tracked by every run[/bold]")
+        # Runs that lack the same metrics share a line (20 runs without one key: one line).
+        lacking: dict[tuple[str, ...], list[str]] = {}
         for r in partial:
-            missing = sorted(everything - set(r.metrics))
-            console.print(f"  {_label(r, dup)}: all but {', '.join(missing)}", markup=False)
+            lacking.setdefault(tuple(sorted(everything - set(r.metrics))), []).append(
+                _label(r, dup)
+            )
+        for missing, labels in lacking.items():
+            console.print(f"  {', '.join(labels)}: all but {', '.join(missing)}", markup=False)
     configs = [r for r in summary.runs if r.config]
     if configs:
         console.print("[bold]Configs[/bold]")
@@ -186,12 +191,15 @@ def _run_table(summary: Any, *, short: bool, split: bool = False) -> Any:
     media = any(r.media_files is not None for r in summary.runs)
     system = any(r.system_rows for r in summary.runs)
     alerts = any(r.alerts for r in summary.runs)
+    traces = any(r.traces for r in summary.runs)
     if media:
         table.add_column("Media", justify="right", min_width=5, no_wrap=True)
     if system:
         table.add_column("System", justify="right", min_width=6, no_wrap=True)
     if alerts:
         table.add_column("Alerts", justify="right", min_width=6, no_wrap=True)
+    if traces:
+        table.add_column("Traces", justify="right", min_width=6, no_wrap=True)
     for r in summary.runs:
         cells: list[str | Text] = [Text(r.name)]
         if dup:
@@ -209,6 +217,8 @@ def _run_table(summary: Any, *, short: bool, split: bool = False) -> Any:
             cells.append(str(r.system_rows))
         if alerts:
             cells.append(str(r.alerts))
+        if traces:
+            cells.append(f"{r.traces:,}")
         table.add_row(*cells)
     return table
 

@@ -28,6 +28,8 @@ class RunSummary:
     system_rows: int
     alerts: int
     configs: int = 0
+    traces: int = 0
+    """Rows in the ``traces`` table (Trackio 0.26+: LLM conversations logged with trackio.Trace)."""
     config: dict[str, Any] | None = field(default=None, repr=False)
 
 
@@ -85,6 +87,7 @@ def summarize(
     system = _counts(project.side_counts("system_metrics"))
     alerts = _counts(project.side_counts("alerts"))
     config_rows = _counts(project.side_counts("configs"))
+    traces = _counts(project.side_counts("traces"))
     configs = project.configs() if with_config else {}
     media_counts = project.media_counts() if media else {}
     out: list[RunSummary] = []
@@ -104,6 +107,7 @@ def summarize(
                 system_rows=system.get(key, 0),
                 alerts=alerts.get(key, 0),
                 configs=config_rows.get(key, 0),
+                traces=traces.get(key, 0),
                 config=configs.get(key),
             )
         )
