@@ -372,6 +372,14 @@ class KeyScanner:
             with self._lock_of(run):
                 self._feed_run(run, part.get_column(text))
 
+    def learn(self, frame: pl.DataFrame, *, key: str = "run_key", text: str = "t") -> None:
+        """Read every row of ``frame`` (several runs at once) exactly, no certifying."""
+        found = top_level_keys(frame, key=key, text=text)
+        for (run,), part in found.partition_by(key, as_dict=True).items():
+            run = run if run is None else str(run)
+            with self._lock_of(run):
+                self.known.setdefault(run, set()).update(part.get_column("metric").to_list())
+
     def feed_payloads(self, run: Any, payloads: Sequence[bytes | str | None]) -> None:
         """Scan raw payloads (TEXT or BLOB values) of one run."""
         text = payload_text(pl.Series("t", payloads, dtype=pl.Binary))

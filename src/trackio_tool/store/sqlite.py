@@ -34,6 +34,11 @@ STRUCTURAL = frozenset({"id", "run_id", "run_name", "step", "timestamp", "log_id
 CHUNK_ROWS = 50_000
 WINDOW_BYTES = 4 << 20  # payload bytes per group_concat window
 SMALL_TABLE_ROWS = 2_000  # up to this many rows, keys are read in one pass (faster there)
+# A run of at most SMALL_RUN_ROWS rows is read whole (its head read would take them all),
+# together with neighbouring such runs, up to SMALL_BATCH_ROWS rows at a time: one exact
+# pass per batch instead of ~7 ms of polars calls per run (1,000 runs x 200 rows).
+SMALL_RUN_ROWS = 256
+SMALL_BATCH_ROWS = 10_000
 # One row per run, whatever the format (Project.run_index casts every reader's to it).
 RUN_INDEX_SCHEMA: dict[str, Any] = {
     "run_key": pl.String,
@@ -564,10 +569,32 @@ class SqliteReader:
                                 ]
                             )
                         )
+                elif kind == "small":  # whole runs, each too short for windows
+                    cur = con.execute(keyed, (a, b))
+                    batch: list[tuple[Any, Any]] = []
+                    size = 0
+                    while rows := cur.fetchmany(256):
+                        batch += rows
+                        size += sum(len(r[1]) for r in rows if r[1] is not None)
+                        if size >= WINDOW_BYTES:
+                            learn(batch, runs)
+                            batch, size = [], 0
+                    learn(batch, runs)
                 else:
                     scan_joined(con, runs[0], a, b)
             finally:
                 free.put(con)
+
+        def learn(rows: list[tuple[Any, Any]], runs: list[Any]) -> None:
+            if rows:
+                keys, payloads = zip(*rows, strict=True)
+                frame = pl.DataFrame(
+                    [
+                        pl.Series("run_key", keys, dtype=pl.String),
+                        _decode.payload_text(pl.Series("t", payloads, dtype=pl.Binary)),
+                    ]
+                )
+                scanner.learn(frame.filter(pl.col("run_key").is_in([str(r) for r in runs])))
 
         def scan_joined(con: sqlite3.Connection, run: Any, a: int, b: int) -> None:
             try:
@@ -588,12 +615,26 @@ class SqliteReader:
 
         def plan(planner: sqlite3.Connection) -> Iterator[_Window]:
             indexed = any(cols[:1] == [key] for cols in self._index_columns(table, planner))
+            small: list[_Span] = []  # neighbouring small runs, read together
+
+            def together() -> Iterator[_Window]:
+                if small:
+                    yield ("small", [s[0] for s in small], small[0][1], small[-1][2] + 1)
+                    small.clear()
+
             for group in groups:
                 if self._cancelled.is_set():
                     return
                 runs = [s[0] for s in group if wanted is None or s[0] in wanted]
                 if not runs:
+                    yield from together()  # never read across a run left out
                     continue
+                if len(group) == 1 and group[0][3] <= SMALL_RUN_ROWS:
+                    small.append(group[0])
+                    if sum(s[3] for s in small) >= SMALL_BATCH_ROWS:
+                        yield from together()
+                    continue
+                yield from together()
                 if len(group) == 1:
                     yield from self._plan_windows(planner, table, group[0], scanner)
                 elif indexed:
@@ -602,6 +643,7 @@ class SqliteReader:
                     lo, hi = min(s[1] for s in group), max(s[2] for s in group)
                     for a in range(lo, hi + 1, CHUNK_ROWS):
                         yield ("keyed", runs, a, min(a + CHUNK_ROWS, hi + 1))
+            yield from together()
 
         planner = self._connect(self._opened)
         pool = ThreadPoolExecutor(len(cons), thread_name_prefix="trackio-tool-keys")
