@@ -509,3 +509,26 @@ def test_a_run_dropped_while_drop_plans_is_one_line(
     _one_clean_line(
         r, "run 'alpha' was renamed or dropped by another process", "run the command again"
     )
+
+
+def test_many_runs_of_one_name_are_listed_shortly(
+    cli: Callable[..., Any], fixture_copy: Callable[[str], Path]
+) -> None:
+    """A sweep logged 100 runs under one name: the error listed all 100 ids (3.4 KB on
+    one line); it names 10 and says how many more, and where to see them all."""
+    d = fixture_copy("trackio-0.43.0")
+    db = d / "toyproj.db"
+    con = sqlite3.connect(db)
+    with con:
+        con.executemany(
+            "INSERT INTO metrics (run_id, timestamp, run_name, step, metrics) VALUES (?,?,?,?,?)",
+            [(f"{i:032x}", "2026-01-01T00:00:00+00:00", "sweep", 0, "{}") for i in range(30)],
+        )
+    con.close()
+    r = cli("drop", str(db), "--run", "sweep", "--yes")
+    _one_clean_line(
+        r,
+        f"30 runs in toyproj.db are named 'sweep' (ids {0:032x}, {1:032x},",
+        f"{9:032x}, ... and 20 more); select one by its id; `analyze --json` lists them all",
+    )
+    assert f"{10:032x}" not in r.stderr

@@ -318,6 +318,26 @@ def test_a_users_own_file_paths_are_not_media(
         assert (tmp_path / "media" / p).is_file()
 
 
+def test_hundreds_of_conflicts_stay_one_short_line(
+    cli: Callable[..., Any], fixture_copy: Callable[[str], Path]
+) -> None:
+    """Merging a sweep of 300 runs twice listed all 300 (12 KB on one line)."""
+    src = fixture_copy("trackio-0.43.0") / "toyproj.db"
+    con = sqlite3.connect(src)
+    with con:
+        con.executemany(
+            "INSERT INTO metrics (run_id, timestamp, run_name, step, metrics) VALUES (?,?,?,?,?)",
+            [(f"{i:032x}", "2026-01-01T00:00:00+00:00", f"s{i:03}", 0, "{}") for i in range(300)],
+        )
+    con.close()
+    target = src.parent / "again" / "toyproj.db"
+    target.parent.mkdir()
+    target.write_bytes(src.read_bytes())
+    r = cli("merge", "--from", str(src), "--into", str(target))
+    _one_clean_line(r, "304 selected runs already exist in toyproj.db: ", ", ... and 294 more;")
+    assert len(r.stderr) < 1000
+
+
 def test_conflicts_are_listed_before_writing(
     cli: Callable[..., Any], fixture_copy: Callable[[str], Path]
 ) -> None:

@@ -7,7 +7,9 @@ from collections.abc import Callable, Iterable, Sequence
 
 import polars as pl
 
-from trackio_tool.errors import AmbiguousRunError, RunNotFoundError
+from trackio_tool.errors import AmbiguousRunError, RunNotFoundError, listing
+
+LISTED = 10  # ids an error names before '... and N more'
 
 
 def split_selectors(values: Iterable[str] | None) -> list[str]:
@@ -94,9 +96,12 @@ def select_runs(
             raise not_found(sel, index.get_column("run_name").to_list(), where)
         # (One run may fill two index rows: logged under two names, see write.drop.)
         if unique and hit.get_column("run_key").n_unique() > 1:
-            ids = ", ".join(str(i) for i in hit.get_column("run_id").to_list())
+            all_ids = [str(i) for i in hit.get_column("run_id").to_list()]
+            ids = listing(all_ids, limit=LISTED)
+            more = "; `analyze --json` lists them all" if len(all_ids) > LISTED else ""
             raise AmbiguousRunError(
-                f"{hit.height} runs in {where} are named {sel!r} (ids {ids}); select one by its id"
+                f"{hit.height} runs in {where} are named {sel!r} (ids {ids}); select one by"
+                f" its id{more}"
             )
         chosen.update(hit.get_column("run_key").to_list())
     return [k for k in dict.fromkeys(index.get_column("run_key").to_list()) if k in chosen]

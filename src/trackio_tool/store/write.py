@@ -42,6 +42,7 @@ from trackio_tool.errors import (
     SourceError,
     SourcePermissionError,
     WriteError,
+    listing,
 )
 from trackio_tool.sources import ProjectFiles, canonical_project_name, resolve_sources
 from trackio_tool.sources.remote import is_url
@@ -295,7 +296,7 @@ def _conflicts(runs: Sequence[RunMap], names: set[str], ids: set[str], target: P
             else (f"{len(clash)} selected runs already exist")
         )
         raise ConflictError(
-            f"{which} in {target.name}: {', '.join(clash)};"
+            f"{which} in {target.name}: {listing(clash)};"
             f" drop or rename {'it' if len(clash) == 1 else 'them'} there first, or leave"
             f" {'it' if len(clash) == 1 else 'them'} out with --run"
         )
