@@ -261,3 +261,36 @@ def test_traces_are_counted_per_run(cli: Any, source: str) -> None:
     table = cli("analyze", str(FIXTURES / "trackio-0.43.0" / source))
     header = next(line for line in table.stdout.splitlines() if line.startswith("Run"))
     assert header.split()[-1] == "Traces"
+
+
+def test_thousands_of_metrics_are_counted_by_group(cli: Any, tmp_path: Path) -> None:
+    """2,000 per-layer keys made the metric line 50 KB long (~600 lines of a terminal
+    above the run table); past 40 names, metrics are counted per group."""
+    import shutil
+    import sqlite3
+
+    db = tmp_path / "wide.db"
+    shutil.copyfile(FIXTURES / "trackio-0.43.0" / "toyproj.db", db)
+    layers = {f"layers/{i}/grad_norm": 1.0 for i in range(300)}
+    con = sqlite3.connect(db)
+    with con:
+        con.execute("DELETE FROM metrics")
+        con.executemany(
+            "INSERT INTO metrics (run_id, timestamp, run_name, step, metrics) VALUES (?,?,?,?,?)",
+            [
+                ("a", "2026-01-01T00:00:00+00:00", "a", 0, json.dumps({**layers, "loss": 1})),
+                ("b", "2026-01-01T00:00:00+00:00", "b", 0, json.dumps({"eval/acc": 1, "loss": 1})),
+            ],
+        )
+    con.close()
+    r = cli("analyze", str(db), "--no-media")
+    assert r.exit_code == 0, r.stderr
+    lines = r.stdout.splitlines()
+    assert lines[1] == (
+        "2 rows, 2 runs, 302 metrics: eval/acc, layers/* (300), loss (--json lists every name)"
+    )
+    assert "  a: all but eval/acc" in lines
+    assert "  b: all but layers/* (300) (--json lists every name)" in lines
+    assert len(r.stdout) < 2000
+    listed = json.loads(cli("analyze", str(db), "--json").stdout)["projects"][0]["metrics"]
+    assert len(listed) == 302

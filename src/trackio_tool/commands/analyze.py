@@ -138,7 +138,7 @@ def render(summary: Any) -> None:
         inbox = f" ({summary.inbox_rows:,} from Trackio's JSONL inbox, not imported yet)"
     console.print(
         f"{plural(summary.total_rows, 'row')}{inbox}, {plural(len(summary.runs), 'run')},"
-        f" {plural(len(summary.metrics), 'metric')}: " + (", ".join(summary.metrics) or "-"),
+        f" {plural(len(summary.metrics), 'metric')}: {_metric_list(summary.metrics)}",
         markup=False,
     )
     table = _run_table(summary, short=console.width < 100)
@@ -159,12 +159,33 @@ def render(summary: Any) -> None:
                 _label(r, dup)
             )
         for missing, labels in lacking.items():
-            console.print(f"  {', '.join(labels)}: all but {', '.join(missing)}", markup=False)
+            console.print(
+                f"  {', '.join(labels)}: all but {_metric_list(list(missing))}", markup=False
+            )
     configs = [r for r in summary.runs if r.config]
     if configs:
         console.print("[bold]Configs[/bold]")
         for r in configs:
             console.print(f"  {_label(r, dup)}: {_config_text(r.config)}", markup=False)
+
+
+LISTED_METRICS = 40  # past this many, metrics are counted by group
+
+
+def _metric_list(metrics: list[str]) -> str:
+    """The names, or for a wide project (2,000 per-layer keys: 50 KB on one line) the
+    count per ``/`` group: ``eval/* (10), layers/* (2,000), loss``."""
+    if len(metrics) <= LISTED_METRICS:
+        return ", ".join(metrics) or "-"
+    from trackio_tool.errors import listing
+
+    groups: dict[str, list[str]] = {}
+    for m in metrics:
+        groups.setdefault(m.split("/", 1)[0] + "/*" if "/" in m else m, []).append(m)
+    parts = [
+        names[0] if len(names) == 1 else f"{k} ({len(names):,})" for k, names in groups.items()
+    ]
+    return f"{listing(parts, limit=LISTED_METRICS)} (--json lists every name)"
 
 
 def _run_table(summary: Any, *, short: bool, split: bool = False) -> Any:
