@@ -468,6 +468,20 @@ def test_tall_images_shrink_then_split(tmp_path: Path) -> None:
     assert notes == []
 
 
+def test_an_html_page_too_heavy_for_a_browser_says_so(tmp_path: Path) -> None:
+    """The wide-project audit: 2,000 charts made a 49 MB page that headless Chromium had
+    not drawn after 15 minutes, without a word."""
+    html = _charts.Target(tmp_path / "plot.html", "html")
+    (page,), notes = _charts.paginate(_fake_data(201), html, cols=1, log_y=False, window=0)
+    assert page.charts == 201
+    assert notes == [
+        "201 charts in one page: a browser takes minutes to draw more than a few hundred;"
+        " choose some with --metric PATTERN"
+    ]
+    (page,), notes = _charts.paginate(_fake_data(200), html, cols=1, log_y=False, window=0)
+    assert notes == []
+
+
 # -- the command: HTML end to end, bad input ---------------------------------------
 
 

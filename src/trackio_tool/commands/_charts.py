@@ -45,6 +45,9 @@ MAX_HEIGHT: dict[str, int] = {"webp": 16383, "png": 32767, "jpg": 32767, "pdf": 
 WIDTH = 1200
 COL_WIDTH = 560
 ROW_PX = 320
+# Past this many charts an HTML page takes a browser minutes to draw (headless Chromium:
+# 80 charts 6-11 s, 400 charts 58 s, 2,000 not done after 15 min): say so.
+HTML_HEAVY_CHARTS = 200
 MIN_ROW_PX = 200
 TOP_PX = 80
 BOTTOM_PX = 60
@@ -475,6 +478,13 @@ def paginate(
         fig = build_figure(
             data, cols=cols, log_y=log_y, row_px=row_px, window=window, compact=compact
         )
+        if target.fmt == "html" and len(metrics) > HTML_HEAVY_CHARTS:
+            first = metrics[0]
+            example = f" (e.g. --metric '{first.split('/')[0]}/*')" if "/" in first else ""
+            notes.append(
+                f"{len(metrics)} charts in one page: a browser takes minutes to draw more than"
+                f" a few hundred; choose some with --metric PATTERN{example}"
+            )
         return [Page(target.path, fig, width_of(fig), height_of(fig), len(metrics))], notes
     pages: list[Page] = []
     chunk = per_page * cols
