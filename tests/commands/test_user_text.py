@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import polars as pl
+import pytest
 
 NAMES = ["[bold]r1", "[/x]"]
 
@@ -44,3 +45,39 @@ def test_merge_table_shows_names_as_typed(tmp_path: Path, cli: Callable[..., Any
     assert result.exit_code == 0, result.stderr
     rows = [line.split()[0] for line in result.stdout.splitlines()[2:]]
     assert rows[:2] == NAMES
+
+
+@pytest.mark.parametrize("fixture", ["toyproj.db", "toyproj-edge.db"])
+def test_table_width_is_riches_own_measurement(
+    fixture: str, fixture_copy: Callable[[str], Path]
+) -> None:
+    """``fits`` sums cell widths itself (rich measuring the table and then each column
+    took seconds for 1,000 runs): the sum must be what rich measures, for every table
+    analyze and drop print."""
+    from rich.console import Console
+    from rich.measure import Measurement
+
+    from trackio_tool.commands import _output, analyze
+    from trackio_tool.commands.merge import _table
+    from trackio_tool.sources import resolve_sources
+    from trackio_tool.store import open_project, summarize
+    from trackio_tool.store.write import drop
+
+    db = fixture_copy("trackio-0.43.0") / fixture
+    (files,) = resolve_sources([str(db)])
+    with open_project(files) as project:
+        summary = summarize(project)
+    console = Console(width=80)
+    unbounded = console.options.update_width(1_000_000)
+    tables = [
+        analyze._run_table(summary, short=short, split=split)
+        for short in (False, True)
+        for split in (False, True)
+    ]
+    preview = drop(db, runs=[summary.runs[0].name], dry_run=True)
+    tables.append(_table(preview))
+    for table in tables:
+        assert (
+            _output.table_width(console, table)
+            == Measurement.get(console, unbounded, table).maximum
+        )

@@ -88,23 +88,47 @@ def fits(console: Console, table: Table) -> bool:
     ``min_width``). With several, rich
     narrows the widest first, below what its words need, and cuts it.
     """
-    from rich.measure import Measurement
-
-    # Measured as if unbounded: rich clamps a measurement to the width it is given.
-    unbounded = console.options.update_width(1_000_000)
-    need = Measurement.get(console, unbounded, table).maximum  # with padding
-    for column in table.columns:
-        sizes = [Measurement.get(console, unbounded, c) for c in (column.header, *column.cells)]
-        widest = max(m.maximum for m in sizes)
+    need, columns = _measure(console, table)
+    for column, (widest, least) in zip(table.columns, columns, strict=True):
         floor = column.min_width or 0
         if column.no_wrap:  # rich's own minimum takes it as wrappable at its spaces
             least = widest
         elif column.overflow == "fold" and floor:
             least = floor  # a long word folds, whole, down to min_width
-        else:
-            least = max(m.minimum for m in sizes)
         need -= max(widest, floor) - max(least, floor)
     return need <= console.width
+
+
+def table_width(console: Console, table: Table) -> int:
+    """The width rich gives ``table`` with no limit (its measurement's maximum)."""
+    return _measure(console, table)[0]
+
+
+def _measure(console: Console, table: Table) -> tuple[int, list[tuple[int, int]]]:
+    """``table``'s unbounded width, and each column's widest and least cell width
+    (rich's maximum and minimum, padding aside), every cell measured once: rich's own
+    measurement of the table and then of each column took seconds for 1,000 runs.
+    The sum follows rich's ``Table.__rich_measure__`` for borderless tables."""
+    from rich.measure import Measurement
+
+    # Measured as if unbounded: rich clamps a measurement to the width it is given.
+    unbounded = console.options.update_width(1_000_000)
+    columns: list[tuple[int, int]] = []
+    for column in table.columns:
+        sizes = [Measurement.get(console, unbounded, c) for c in (column.header, *column.cells)]
+        columns.append((max(m.maximum for m in sizes), max(m.minimum for m in sizes)))
+    plain = table.box is None and not table.show_footer and table.show_header
+    if not plain or table.width is not None or table.collapse_padding:
+        return Measurement.get(console, unbounded, table).maximum, columns
+    _, right, _, left = table.padding
+    need = 0
+    for column, (widest, _) in zip(table.columns, columns, strict=True):
+        if column.width is not None or column.max_width is not None:
+            return Measurement.get(console, unbounded, table).maximum, columns
+        need += max(widest, column.min_width or 0) + left + right
+    if not table.pad_edge and table.columns:
+        need -= left + right  # no padding on the outer edges
+    return need, columns
 
 
 def print_blocks(console: Console, table: Table) -> None:

@@ -158,15 +158,21 @@ def render(summary: Any) -> None:
             lacking.setdefault(tuple(sorted(everything - set(r.metrics))), []).append(
                 _label(r, dup)
             )
-        for missing, labels in lacking.items():
-            console.print(
-                f"  {', '.join(labels)}: all but {_metric_list(list(missing))}", markup=False
-            )
+        # One print per block: a print call costs ~1-3 ms in rich (1,000 runs: seconds).
+        console.print(
+            "\n".join(
+                f"  {', '.join(labels)}: all but {_metric_list(list(missing))}"
+                for missing, labels in lacking.items()
+            ),
+            markup=False,
+        )
     configs = [r for r in summary.runs if r.config]
     if configs:
         console.print("[bold]Configs[/bold]")
-        for r in configs:
-            console.print(f"  {_label(r, dup)}: {_config_text(r.config)}", markup=False)
+        console.print(
+            "\n".join(f"  {_label(r, dup)}: {_config_text(r.config)}" for r in configs),
+            markup=False,
+        )
 
 
 LISTED_METRICS = 40  # past this many, metrics are counted by group
