@@ -8,8 +8,6 @@ reasonably catch them (e.g. ``FileNotFoundError``), as huggingface_hub's errors 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-
 
 class TrackioToolError(Exception):
     """Root of every error the CLI reports without a traceback."""
@@ -82,11 +80,3 @@ class WriteError(TrackioToolError):
 
 class OutputError(TrackioToolError):
     """The requested output (file, format) cannot be produced."""
-
-
-def listing(items: Sequence[str], *, limit: int = 10) -> str:
-    """``a, b, c``; past ``limit`` items, the first ones and ``... and 290 more``: an
-    error about 300 runs stays one readable line (it was 12 KB of ids)."""
-    if len(items) <= limit:
-        return ", ".join(items)
-    return f"{', '.join(items[:limit])}, ... and {len(items) - limit:,} more"

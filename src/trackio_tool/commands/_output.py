@@ -7,6 +7,8 @@ import os
 import sys
 from typing import TYPE_CHECKING, Any
 
+from trackio_tool._text import plural as plural  # the commands' counted words
+
 if TYPE_CHECKING:
     from rich.console import Console
     from rich.table import Table
@@ -144,11 +146,6 @@ def print_blocks(console: Console, table: Table) -> None:
             value = str(cells[i])
             if value:
                 console.print(Text(f"  {header}: {value}"))
-
-
-def plural(n: int, word: str) -> str:
-    """``1 run``, ``2 runs``, ``1,234 rows``: never "1 runs"."""
-    return f"{n:,} {word}" + ("" if n == 1 else "s")
 
 
 def note(message: str, *, quiet: bool = False) -> None:

@@ -6,6 +6,7 @@ from typing import Annotated, Any, Optional
 
 import typer
 
+from trackio_tool._text import listing, plural
 from trackio_tool.commands._options import JsonOpt, MediaOpt, QuietOpt, RefreshOpt, RunOpt
 
 SourcesArg = Annotated[
@@ -113,7 +114,7 @@ def _config_text(config: dict[str, Any]) -> str:
         item = _cut(f"{k}={v}", CONFIG_ITEM_CHARS)
         if items and used + len(item) > CONFIG_LINE_CHARS:
             rest = len(user) - i
-            items.append(f"... {rest:,} more key{'s' if rest != 1 else ''}")
+            items.append(f"... {plural(rest, 'more key')}")
             break
         items.append(item)
         used += len(item) + 2
@@ -123,7 +124,7 @@ def _config_text(config: dict[str, Any]) -> str:
 def render(summary: Any) -> None:
     from rich.markup import escape
 
-    from trackio_tool.commands._output import fits, out, plural, print_blocks
+    from trackio_tool.commands._output import fits, out, print_blocks
 
     console = out()
     dup = summary.duplicate_names
@@ -183,8 +184,6 @@ def _metric_list(metrics: list[str]) -> str:
     count per ``/`` group: ``eval/* (10), layers/* (2,000), loss``."""
     if len(metrics) <= LISTED_METRICS:
         return ", ".join(metrics) or "-"
-    from trackio_tool.errors import listing
-
     groups: dict[str, list[str]] = {}
     for m in metrics:
         groups.setdefault(m.split("/", 1)[0] + "/*" if "/" in m else m, []).append(m)

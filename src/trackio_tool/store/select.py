@@ -7,7 +7,8 @@ from collections.abc import Callable, Iterable, Sequence
 
 import polars as pl
 
-from trackio_tool.errors import AmbiguousRunError, RunNotFoundError, listing
+from trackio_tool._text import listing
+from trackio_tool.errors import AmbiguousRunError, RunNotFoundError
 
 LISTED = 10  # ids an error names before '... and N more'
 

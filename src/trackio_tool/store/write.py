@@ -35,6 +35,7 @@ from typing import Any
 
 import polars as pl
 
+from trackio_tool._text import listing, plural
 from trackio_tool.errors import (
     ConflictError,
     NotATrackioFileError,
@@ -42,7 +43,6 @@ from trackio_tool.errors import (
     SourceError,
     SourcePermissionError,
     WriteError,
-    listing,
 )
 from trackio_tool.sources import ProjectFiles, canonical_project_name, resolve_sources
 from trackio_tool.sources.remote import is_url
@@ -752,9 +752,9 @@ def _artifacts_left(reader: Any, selected: pl.DataFrame) -> list[str]:
         return []
     parts = []
     if versions:
-        parts.append(f"{versions:,} artifact version{'s' if versions != 1 else ''} they produced")
+        parts.append(f"{plural(versions, 'artifact version')} they produced")
     if links:
-        parts.append(f"{links:,} artifact link{'s' if links != 1 else ''}")
+        parts.append(plural(links, "artifact link"))
     what = " and ".join(parts)
     return [f"artifacts are not copied: the merged runs' {what} stay in the source only"]
 
