@@ -95,6 +95,14 @@ def _prefetch(chunks: Iterator[pl.DataFrame], depth: int = 2) -> Iterator[pl.Dat
                 worker.join(0.05)
 
 
+def _keyed_frame(rows: Sequence[tuple[Any, Any]]) -> pl.DataFrame:
+    """``(run key, payload)`` rows as the key scan reads them: a String ``run_key``
+    column and the payloads as text (``t``)."""
+    runs = [r[0] if r[0] is None else str(r[0]) for r in rows]
+    text = _decode.payload_text(pl.Series("t", [r[1] for r in rows], dtype=pl.Binary))
+    return pl.DataFrame([pl.Series("run_key", runs, dtype=pl.String), text])
+
+
 def _nearly_full(path: Path) -> bool:
     try:
         return shutil.disk_usage(path.parent).free < (1 << 20)
@@ -450,10 +458,7 @@ class SqliteReader:
         rows = con.execute(f"SELECT {key}, CAST(metrics AS BLOB) FROM {_q(table)}").fetchall()
         if wanted is not None:
             rows = [r for r in rows if r[0] in wanted]
-        runs = [r[0] if r[0] is None else str(r[0]) for r in rows]
-        text = _decode.payload_text(pl.Series("t", [r[1] for r in rows], dtype=pl.Binary))
-        frame = pl.DataFrame([pl.Series("run_key", runs, dtype=pl.String), text])
-        return _decode.top_level_keys(frame, key="run_key", text="t")
+        return _decode.top_level_keys(_keyed_frame(rows), key="run_key", text="t")
 
     def _metric_spans(self) -> list[tuple[Any, ...]]:
         """``_early.spans_sql`` for ``metrics``, run once per reader (and maybe early).
@@ -560,15 +565,7 @@ class SqliteReader:
                     marks = ",".join("?" * len(runs))
                     rows = con.execute(f"{keyed} AND {key} IN ({marks})", (a, b, *runs)).fetchall()
                     if rows:
-                        keys, payloads = zip(*rows, strict=True)
-                        scanner.feed(
-                            pl.DataFrame(
-                                [
-                                    pl.Series("run_key", keys, dtype=pl.String),
-                                    _decode.payload_text(pl.Series("t", payloads, dtype=pl.Binary)),
-                                ]
-                            )
-                        )
+                        scanner.feed(_keyed_frame(rows))
                 elif kind == "small":  # whole runs, each too short for windows
                     cur = con.execute(keyed, (a, b))
                     batch: list[tuple[Any, Any]] = []
@@ -587,13 +584,7 @@ class SqliteReader:
 
         def learn(rows: list[tuple[Any, Any]], runs: list[Any]) -> None:
             if rows:
-                keys, payloads = zip(*rows, strict=True)
-                frame = pl.DataFrame(
-                    [
-                        pl.Series("run_key", keys, dtype=pl.String),
-                        _decode.payload_text(pl.Series("t", payloads, dtype=pl.Binary)),
-                    ]
-                )
+                frame = _keyed_frame(rows)
                 scanner.learn(frame.filter(pl.col("run_key").is_in([str(r) for r in runs])))
 
         def scan_joined(con: sqlite3.Connection, run: Any, a: int, b: int) -> None:
