@@ -23,6 +23,7 @@ from trackio_tool.sources._names import (
     INBOX_DIR,
     canonical_project_name,
     default_trackio_dir,
+    raw_name_folders,
 )
 
 Kind = Literal["sqlite", "parquet", "static"]
@@ -92,13 +93,12 @@ class ProjectFiles:
             entries = self.fs.ls(parent, detail=True)
         except (FileNotFoundError, NotADirectoryError, PermissionError):
             return [self.media_dir]
-        raw = sorted(
-            name
+        folders = (
+            str(e["name"]).rstrip("/").rsplit("/", 1)[-1]
             for e in entries
             if e.get("type") == "directory"
-            and (name := str(e["name"]).rstrip("/").rsplit("/", 1)[-1]) != self.project
-            and canonical_project_name(name) == self.project
         )
+        raw = raw_name_folders(folders, self.project)
         return [self.media_dir, *(_join(parent, name) for name in raw)]
 
     def find_files(self, folder: str) -> list[str]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import re
+from collections.abc import Iterable
 from pathlib import Path
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9_-]")
@@ -14,6 +15,13 @@ INBOX_DIR = "inbox"
 def canonical_project_name(name: str) -> str:
     """Trackio's file stem for a project name (``canonical_project_name``, 0.30+)."""
     return _UNSAFE.sub("", name.rstrip()) or "default"
+
+
+def raw_name_folders(folders: Iterable[str], project: str) -> list[str]:
+    """Those of ``folders`` (names of sibling media folders) that Trackio <= 0.29 named
+    after ``project``'s raw name: ``init(project="my.proj")`` writes ``myproj.db`` but
+    put its media in ``media/my.proj/`` (0.30+: ``media/myproj/``)."""
+    return sorted(f for f in folders if f != project and canonical_project_name(f) == project)
 
 
 def default_trackio_dir() -> Path:

@@ -45,6 +45,7 @@ from trackio_tool.errors import (
     WriteError,
 )
 from trackio_tool.sources import ProjectFiles, canonical_project_name, resolve_sources
+from trackio_tool.sources._names import raw_name_folders
 from trackio_tool.sources.remote import is_url
 from trackio_tool.store import _lock, _schema
 from trackio_tool.store._schema import JSON_COLUMNS, RUN_TABLES, quote
@@ -313,14 +314,11 @@ def _media_roots(root: Path) -> list[Path]:
     """``root`` (``media/<stem>``) and the folders Trackio <= 0.29 named after the
     project's raw name (``media/my.proj`` for ``myproj.db``): both hold its runs."""
     try:
-        raw = sorted(
-            p
-            for p in root.parent.iterdir()
-            if p.name != root.name and canonical_project_name(p.name) == root.name and p.is_dir()
-        )
+        names = [p.name for p in root.parent.iterdir()]
     except OSError:  # no media folder yet
-        raw = []
-    return [root, *raw]
+        names = []
+    raw = (root.parent / f for f in raw_name_folders(names, root.name))
+    return [root, *(d for d in raw if d.is_dir())]
 
 
 def _source_media(files: ProjectFiles, names: Iterable[str]) -> dict[str, list[tuple[str, str]]]:
@@ -1273,8 +1271,9 @@ def _apply_drop(
                 out.append((counts, files))
             if root is not None and any(files for _, files in out):
                 # Files that rows of other runs point at stay. Only asked when there are
-                # files: it reads every media-bearing row of the project, under the lock
-                # (~2.5 s per million rows). The runs' own rows are deleted by now.
+                # files: it scans every row of the project for the runs' folder names,
+                # under the lock (~2.5 s per million rows). The runs' own rows are
+                # deleted by now.
                 pairs = [(r.key, r.names) for r in runs]
                 mine = [f for _, files in out for f in files]
                 shared = _used_elsewhere(con, layout, tkeys, pairs, root, mine)
@@ -1436,7 +1435,8 @@ def _used_elsewhere(
     files: Iterable[Path],
 ) -> set[Path]:
     """Those of ``files`` that rows of runs other than ``runs`` ((key, names) pairs)
-    reference: never deleted or moved with these (one read of every media-bearing row).
+    reference: never deleted or moved with these (one scan of every media-bearing row,
+    reading only those that may point into the runs' folders).
     (Compared as strings: a Path for every file of the project cost ~1 s per 40,000
     under the lock.)"""
     refs: set[str] = set()
@@ -1700,8 +1700,8 @@ def _apply_rename(
                 for r in roots
                 if src.is_relative_to(r / o)
             ]
-            # Files that other runs' rows point at stay (read only when there are files:
-            # it reads every media-bearing row of the project, under the lock).
+            # Files that other runs' rows point at stay (asked only when there are files:
+            # it scans every row of the project, under the lock).
             shared = (
                 _used_elsewhere(con, layout, tkeys, [(key, olds)], root, [p for p, _ in pairs])
                 if pairs
