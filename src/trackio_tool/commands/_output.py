@@ -119,14 +119,19 @@ def _measure(console: Console, table: Table) -> tuple[int, list[tuple[int, int]]
     for column in table.columns:
         sizes = [Measurement.get(console, unbounded, c) for c in (column.header, *column.cells)]
         columns.append((max(m.maximum for m in sizes), max(m.minimum for m in sizes)))
-    plain = table.box is None and not table.show_footer and table.show_header
-    if not plain or table.width is not None or table.collapse_padding:
+    plain = (
+        table.box is None
+        and not table.show_footer
+        and table.show_header
+        and table.width is None
+        and not table.collapse_padding
+        and all(c.width is None and c.max_width is None for c in table.columns)
+    )
+    if not plain:  # a layout the sum below does not follow: rich measures it
         return Measurement.get(console, unbounded, table).maximum, columns
     _, right, _, left = table.padding
     need = 0
     for column, (widest, _) in zip(table.columns, columns, strict=True):
-        if column.width is not None or column.max_width is not None:
-            return Measurement.get(console, unbounded, table).maximum, columns
         need += max(widest, column.min_width or 0) + left + right
     if not table.pad_edge and table.columns:
         need -= left + right  # no padding on the outer edges
