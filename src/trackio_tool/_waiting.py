@@ -26,6 +26,11 @@ def result(future: Future[T]) -> T:
         try:
             return future.result(timeout=SLICE_S)
         except FutureTimeoutError:
+            # Since 3.11 this is the builtin TimeoutError: the call itself may have
+            # raised it (a render or a connection that timed out). Waiting again
+            # would re-raise it for ever, each time with a longer traceback.
+            if future.done():
+                raise
             continue
 
 
