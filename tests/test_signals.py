@@ -192,6 +192,113 @@ def test_a_stop_while_chromium_boots_cleans_up_quickly(
     assert sorted(p.name for p in tmp_path.iterdir()) == []
 
 
+def _hanging_browser(folder: Path) -> tuple[Path, Path]:
+    """A "Chromium" that starts and never answers (as a broken install or a blocked
+    sandbox does); it writes its pid to a file first."""
+    pidfile = folder / "browser.pid"
+    script = folder / "hung-chromium"
+    script.write_text(f"#!/bin/sh\necho $$ > {pidfile}\nexec sleep 1000\n")
+    script.chmod(0o755)
+    return script, pidfile
+
+
+def _gone(pid: int) -> bool:
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        try:
+            state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+        except OSError:
+            return True
+        if state == "Z":  # ended, waiting for a parent that is not us
+            return True
+        time.sleep(0.05)
+    return False
+
+
+@pytest.mark.parametrize("stop", ["timeout", "ctrl-c"])
+def test_a_browser_that_never_answers(
+    stop: str, tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
+    """Found by the signals audit: a Chromium that hangs at boot hung `plot` for ever,
+    and Ctrl-C then took 64 s and left the browser running. Worse, with a timeout
+    the wait re-raised it in a loop (17 GB RSS in 3 minutes). Now the boot has a
+    deadline (TRACKIO_TOOL_BROWSER_TIMEOUT, 60 s by default) and the browser is
+    stopped on the way out, whatever state it is in."""
+    tmp = Path(tempfile.mkdtemp(prefix="tt-", dir="/tmp"))
+    request.addfinalizer(lambda: shutil.rmtree(tmp, ignore_errors=True))
+    browser, pidfile = _hanging_browser(tmp_path)
+    out = tmp_path / "plot.png"
+    env = {
+        **ENV,
+        "TMPDIR": str(tmp),
+        "BROWSER_PATH": str(browser),
+        "TRACKIO_TOOL_BROWSER_TIMEOUT": "2" if stop == "timeout" else "600",
+    }
+    started = time.monotonic()
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "trackio_tool",
+            "plot",
+            str(FIXTURES / "trackio-0.43.0"),
+            "-o",
+            str(out),
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=env,
+    )
+    try:
+        _wait_for(
+            lambda: pidfile.exists() and pidfile.read_text().strip() != "", proc, "the browser"
+        )
+        if stop == "ctrl-c":
+            time.sleep(1)  # well into the boot
+            proc.send_signal(signal.SIGINT)
+        stopped = time.monotonic()
+        stdout, err = proc.communicate(timeout=60)
+        waited = time.monotonic() - stopped
+    finally:
+        proc.kill()
+        proc.communicate()
+    if stop == "timeout":
+        assert proc.returncode == 1
+        assert err.decode().startswith(
+            f"error: Chromium ({browser}) did not start: no answer after 2 s"
+        )
+        assert err.decode().count("\n") == 1, err
+        assert time.monotonic() - started < 30
+    else:
+        assert (proc.returncode, err.decode()) == (130, "interrupted\n")
+        assert waited < 10, f"{waited:.1f} s to stop"
+    assert stdout == b""
+    assert _gone(int(pidfile.read_text())), "the browser is still running"
+    assert sorted(p.name for p in tmp.iterdir()) == []
+    assert not out.exists()
+
+
+def test_a_bad_browser_timeout_setting(tmp_path: Path) -> None:
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "trackio_tool",
+            "plot",
+            str(FIXTURES / "trackio-0.43.0"),
+            "-o",
+            str(tmp_path / "p.png"),
+        ],
+        capture_output=True,
+        env={**ENV, "TRACKIO_TOOL_BROWSER_TIMEOUT": "soon"},
+    )
+    assert (proc.returncode, proc.stderr.decode()) == (
+        1,
+        "error: TRACKIO_TOOL_BROWSER_TIMEOUT must be a number of seconds above 0, not 'soon'\n",
+    )
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_ctrl_c_while_another_program_holds_the_write_lock(
     fixture_copy: Callable[[str], Path],
 ) -> None:

@@ -14,6 +14,7 @@ import contextlib
 import logging
 import math
 import os
+import signal
 import tempfile
 import threading
 import time
@@ -60,6 +61,14 @@ THIN_FROM = 300  # lines with more points are drawn 1 px wide (see _trace_dicts)
 # input errors found while reading never pay for a browser.
 EARLY_START_ROWS = 50_000
 RENDER_TIMEOUT_S = 600
+# Chromium boots and draws the warm-up figure in 2-5 s. One that never answers (a
+# broken install, a sandbox that blocks it) used to hang `plot` for ever; past this
+# it is an error. TRACKIO_TOOL_BROWSER_TIMEOUT (seconds) changes it.
+BOOT_TIMEOUT_S = 60.0
+BOOT_TIMEOUT_ENV = "TRACKIO_TOOL_BROWSER_TIMEOUT"
+# A polite close takes Chromium well under a second; one that does not answer is
+# stopped after this (see Browser._kill).
+CLOSE_TIMEOUT_S = 3.0
 
 NO_BROWSER = (
     "image export needs Chrome or Chromium and none was found: install one"
@@ -584,6 +593,11 @@ class Browser:
         self._path = path
         self._tmpdir = tmpdir
         self._loop = asyncio.new_event_loop()
+        # What fails on this loop reaches the command through its futures; asyncio's
+        # own report of a task left behind by a browser that stopped answering
+        # ("Task was destroyed but it is pending!") would only clutter stderr.
+        if not os.environ.get("TRACKIO_TOOL_DEBUG"):
+            self._loop.set_exception_handler(lambda loop, context: None)
         self._thread = threading.Thread(
             target=self._loop.run_forever, name="trackio-tool-kaleido", daemon=True
         )
@@ -600,20 +614,39 @@ class Browser:
             more["browser_cls"] = _chromium_with_tmpdir(self._tmpdir)
         k = kaleido.Kaleido(path=self._path, n=1, mathjax=False, timeout=RENDER_TIMEOUT_S, **more)
         self._kaleido = k
+        boot = asyncio.ensure_future(self._boot(k))
         try:
-            await k.open()
-            # The first figure pays for compiling plotly.js; pay it with a tiny one,
-            # while (when started early) the data is still being read.
-            warm = {"data": [{"type": "scatter", "x": [0, 1], "y": [0, 1]}], "layout": {}}
-            await k.calc_fig(warm, opts={"format": "png", "width": 64, "height": 64})
+            done, _ = await asyncio.wait({boot}, timeout=boot_timeout())
+            if not done:
+                raise OutputError(
+                    f"Chromium ({self._path}) did not start: no answer after"
+                    f" {boot_timeout():g} s (set {BOOT_TIMEOUT_ENV} to wait longer);"
+                    " .html output needs no browser"
+                )
+            boot.result()
         except BaseException:
             if self._closing:  # stopped by close(): nobody waits for this any more
                 return
             raise
+        finally:
+            if not boot.done():
+                boot.cancel()
+                with contextlib.suppress(BaseException):
+                    await boot
+
+    @staticmethod
+    async def _boot(k: Any) -> None:
+        await k.open()
+        # The first figure pays for compiling plotly.js; pay it with a tiny one,
+        # while (when started early) the data is still being read.
+        warm = {"data": [{"type": "scatter", "x": [0, 1], "y": [0, 1]}], "layout": {}}
+        await k.calc_fig(warm, opts={"format": "png", "width": 64, "height": 64})
 
     def _ready(self) -> Any:
         try:
             _waiting.result(self._opened)
+        except OutputError:
+            raise
         except Exception as exc:
             raise OutputError(f"Chromium ({self._path}) could not be started: {exc}") from exc
         return self._kaleido
@@ -655,14 +688,74 @@ class Browser:
 
         if not self._opened.done():
             self._stop_opening()
+        with contextlib.suppress(Exception, concurrent.futures.CancelledError):
+            self._opened.result()
+        closing = asyncio.run_coroutine_threadsafe(shut(), self._loop)
         with contextlib.suppress(Exception):
-            with contextlib.suppress(concurrent.futures.CancelledError):
-                self._opened.result()
-            asyncio.run_coroutine_threadsafe(shut(), self._loop).result(timeout=60)
+            closing.result(timeout=CLOSE_TIMEOUT_S)
+        if not closing.done():
+            # A Chromium that does not answer (hung at boot, say) never acknowledges
+            # the close: stop it. kaleido then notices the browser is gone and
+            # cleans up (its page, the profile folder) on its own, but this close
+            # stays waiting for the answer: give up on it.
+            self._kill()
+            with contextlib.suppress(Exception):
+                closing.result(timeout=0.5)
+            closing.cancel()
+        self._kill()  # whatever is left of it, never an orphan
         self._loop.call_soon_threadsafe(self._loop.stop)
         self._thread.join(timeout=60)
         if not self._thread.is_alive():
             self._loop.close()
+
+    def _kill(self) -> None:
+        """Stop a Chromium that does not answer.
+
+        kaleido starts it through a small wrapper process (choreographer's), in a
+        session of its own. SIGTERM goes to Chromium itself: it exits cleanly (and
+        removes its socket folder from TMPDIR), then the wrapper tells kaleido that
+        the browser is gone, so kaleido's close can finish and remove the profile.
+        (The wrapper's own SIGTERM handler waits 5 s for nothing.) Whatever is left
+        of the session after that gets SIGKILL.
+        """
+        proc = getattr(self._kaleido, "subprocess", None)
+        if proc is None or proc.poll() is not None:
+            return
+        for child in _children(proc.pid):
+            with contextlib.suppress(OSError):
+                os.kill(child, signal.SIGTERM)
+        with contextlib.suppress(Exception):
+            proc.wait(timeout=CLOSE_TIMEOUT_S)
+        with contextlib.suppress(OSError):
+            if hasattr(os, "killpg"):
+                os.killpg(proc.pid, getattr(signal, "SIGKILL", signal.SIGTERM))
+            elif proc.poll() is None:  # pragma: no cover - Windows
+                proc.kill()
+        with contextlib.suppress(Exception):
+            proc.wait(timeout=CLOSE_TIMEOUT_S)
+
+
+def _children(pid: int) -> list[int]:
+    """The child processes of ``pid`` (Linux; elsewhere none are found)."""
+    try:
+        text = Path(f"/proc/{pid}/task/{pid}/children").read_text()
+    except OSError:
+        return []
+    return [int(p) for p in text.split()]
+
+
+def boot_timeout() -> float:
+    """Seconds Chromium may take to start (``TRACKIO_TOOL_BROWSER_TIMEOUT``, else 60)."""
+    raw = os.environ.get(BOOT_TIMEOUT_ENV, "").strip()
+    if not raw:
+        return BOOT_TIMEOUT_S
+    try:
+        value = float(raw)
+    except ValueError:
+        value = math.nan
+    if not (math.isfinite(value) and value > 0):
+        raise OutputError(f"{BOOT_TIMEOUT_ENV} must be a number of seconds above 0, not {raw!r}")
+    return value
 
 
 class Exporter:
@@ -679,6 +772,7 @@ class Exporter:
         if self.target.fmt != "html":
             self._browser_path = find_browser()  # fail before reading any data
             self._browser_tmpdir = browser_tmpdir()
+            boot_timeout()  # a bad setting too
         return self
 
     def __exit__(self, *exc: object) -> None:
