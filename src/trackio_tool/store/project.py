@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import sqlite3
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from pathlib import Path
 from typing import Any
 
 import polars as pl
 
+from trackio_tool._text import listing, plural
 from trackio_tool.errors import SourceError, SourceNotFoundError
 from trackio_tool.sources import ProjectFiles
 from trackio_tool.sources.progress import get_reporter
@@ -133,21 +134,30 @@ class Project:
     def configs(self) -> dict[str, dict[str, Any]]:
         return self.reader.configs()
 
-    def media_counts(self) -> dict[str, int]:
-        """Files under each run-name folder of the media dirs, one recursive listing each."""
-        counts: dict[str, int] = {}
-        for media in self.files.media_dirs():
-            try:
-                found = self.files.find_files(media)
-            except (FileNotFoundError, NotADirectoryError):
-                continue
-            prefix = media.rstrip("/") + "/"
-            for path in found:
-                rel = str(path)[len(prefix) :] if str(path).startswith(prefix) else str(path)
-                run = rel.split("/", 1)[0]
-                if "/" in rel:
-                    counts[run] = counts.get(run, 0) + 1
-        return counts
+    def media_counts(self, names: Collection[str] | None = None) -> dict[str, int]:
+        """Media files per run folder: ``ProjectFiles.media_listing``, the files a merge
+        of the run copies. A folder that cannot be listed does not stop a summary (the
+        rest of the project is still worth reading): the counts leave it out, and a note
+        on stderr names it and the runs (of ``names``, default all) whose count may be
+        low."""
+        found = self.files.media_listing()
+        lost = [u for u in found.unreadable if names is None or u.run is None or u.run in names]
+        if lost:
+            first = lost[0]
+            more = len(lost) - 1
+            runs = list(dict.fromkeys(u.run for u in lost))
+            who = (
+                f"the runs of project {self.name!r} may have"
+                if None in runs
+                else f"{'run' if len(runs) == 1 else 'runs'}"
+                f" {listing([repr(r) for r in runs])} may have"
+            )
+            get_reporter().note(
+                f"note: cannot read {first.folder} ({first.why})"
+                + (f" and {plural(more, 'other folder')}" if more else "")
+                + f": {who} more media files than counted"
+            )
+        return {run: len(files) for run, files in found.runs.items()}
 
 
 def open_project(

@@ -89,7 +89,8 @@ def summarize(
     config_rows = _counts(project.side_counts("configs"))
     traces = _counts(project.side_counts("traces"))
     configs = project.configs() if with_config else {}
-    media_counts = project.media_counts() if media else {}
+    names = set(selected.get_column("run_name").to_list())
+    media_counts = project.media_counts(names) if media else {}
     out: list[RunSummary] = []
     for row in selected.iter_rows(named=True):  # one row per run, not per log entry
         key = row["run_key"]

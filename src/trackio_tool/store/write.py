@@ -322,30 +322,19 @@ def _media_roots(root: Path) -> list[Path]:
 
 
 def _source_media(files: ProjectFiles, names: Iterable[str]) -> dict[str, list[tuple[str, str]]]:
-    """Run name -> [(source file, path relative to the run folder)].
-
-    One recursive listing of the media folder for the whole project (one round
-    trip on a remote source), grouped by run folder.
-    """
+    """Run name -> [(source file, path relative to the run folder)]: the files
+    ``analyze`` counts (``ProjectFiles.media_listing``). A folder of these runs that
+    cannot be listed stops the merge: a copy without its files would look complete."""
     wanted = set(names)
-    out: dict[str, dict[str, str]] = {name: {} for name in wanted}
-    for media in files.media_dirs():
-        base = media.rstrip("/")
-        try:
-            found = files.find_files(base) if files.fs.isdir(base) else []
-        except (FileNotFoundError, NotADirectoryError):
-            found = []
-        except PermissionError as exc:
-            raise SourcePermissionError(f"permission denied: cannot read {base}") from exc
-        prefix = base + "/"
-        for p in found:
-            path = str(p)
-            if not path.startswith(prefix):
-                continue
-            run, _, rel = path[len(prefix) :].partition("/")
-            if rel and run in wanted:
-                out[run].setdefault(rel, path)  # uuid names: the same rel is the same file
-    return {name: sorted((path, rel) for rel, path in items.items()) for name, items in out.items()}
+    found = files.media_listing()
+    for u in found.unreadable:
+        if u.run is None or u.run in wanted:
+            error = SourcePermissionError if isinstance(u.error, PermissionError) else SourceError
+            raise error(
+                f"cannot read {u.folder} ({u.why}), which may hold media files of the merged"
+                " runs; nothing was changed (--no-media merges the rows without their media)"
+            ) from u.error
+    return {name: found.runs.get(name, []) for name in wanted}
 
 
 def _local_files(folder: Path) -> list[Path]:

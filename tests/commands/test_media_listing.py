@@ -1,0 +1,171 @@
+"""One listing of a project's media files: what ``analyze`` counts is what ``merge``
+copies, and ``drop``/``rename`` never reach through a symbolic link out of the
+project's media folder.
+
+The listing is the one ``fsspec``'s ``find`` gives (``sources._layout._walk_local``):
+every entry below ``media/<project>/<run>/`` that is not a folder, a symbolic link
+counting as one file, never followed (a link to a folder too). ``merge`` copies
+what a link to a file holds, and a link to a folder or to nothing as a link to the
+same place.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+# Every fixture source that has media files (tests/data/fixtures/README.md).
+SOURCES = [
+    ("trackio-0.2.9", "toyproj.db"),
+    ("trackio-0.2.9", "toyproj.parquet"),
+    ("trackio-0.20.2", "toyproj.db"),
+    ("trackio-0.20.2", "toyproj.parquet"),
+    ("trackio-0.20.2-static", "toyproj"),
+    ("trackio-0.20.2-then-0.43.0", "toyproj.db"),
+    ("trackio-0.20.2-then-0.43.0", "toyproj.parquet"),
+    ("trackio-0.20.2-then-0.43.0-static", "toyproj"),
+    ("trackio-0.4.1-dotted", "myproj.db"),
+    ("trackio-0.43.0", "toyproj.db"),
+    ("trackio-0.43.0", "toyproj.parquet"),
+    ("trackio-0.43.0-static", "toyproj"),
+]
+GAMMA_IMAGES = 4  # media/toyproj/gamma/{0,30,60,90}/<uuid>.png in the 0.43 fixture
+
+
+def _entries(folder: Path) -> list[str]:
+    """Everything below ``folder`` that is not a folder, links not followed."""
+    out: list[str] = []
+    for top, dirs, files in os.walk(folder):  # (os.walk lists a link to a folder in dirs)
+        names = [*files, *(d for d in dirs if os.path.islink(os.path.join(top, d)))]
+        out += [os.path.relpath(os.path.join(top, n), folder) for n in names]
+    return sorted(out)
+
+
+def _analyzed(cli: Callable[..., Any], source: Path) -> dict[str, int]:
+    """Run name -> analyze's media_files (runs sharing a name share the folder)."""
+    r = cli("analyze", str(source), "--json")
+    assert r.exit_code == 0, r.stderr
+    return {
+        run["name"]: run["media_files"]
+        for project in json.loads(r.stdout)["projects"]
+        for run in project["runs"]
+    }
+
+
+def _merged(
+    cli: Callable[..., Any], source: Path, target: Path, *args: str
+) -> tuple[dict[str, int], str]:
+    """Run name -> media files merge reports for it; its stderr."""
+    r = cli("merge", "--from", str(source), "--into", str(target), "--json", *args)
+    assert r.exit_code == 0, r.stderr
+    out: dict[str, int] = {}
+    for run in json.loads(r.stdout)["runs"]:
+        out[run["name"]] = out.get(run["name"], 0) + run["media_files"]
+    return out, r.stderr
+
+
+@pytest.mark.parametrize(("fixture", "name"), SOURCES, ids=["/".join(s) for s in SOURCES])
+def test_analyze_counts_what_merge_copies(
+    cli: Callable[..., Any],
+    fixture_copy: Callable[[str], Path],
+    tmp_path: Path,
+    fixture: str,
+    name: str,
+) -> None:
+    source = fixture_copy(fixture) / name
+    target = tmp_path / "out" / "t.db"
+    counted = _analyzed(cli, source)
+    merged, _ = _merged(cli, source, target)
+    on_disk = {run: len(_entries(target.parent / "media" / "t" / run)) for run in counted}
+    assert counted == merged == on_disk
+    assert sum(counted.values()) > 0
+
+
+def test_a_pipe_in_a_run_folder_is_not_a_media_file(
+    cli: Callable[..., Any], fixture_copy: Callable[[str], Path], tmp_path: Path
+) -> None:
+    """analyze counted a named pipe as a media file; merge then failed on it."""
+    d = fixture_copy("trackio-0.43.0")
+    os.mkfifo(d / "media" / "toyproj" / "gamma" / "0" / "pipe")
+    assert _analyzed(cli, d / "toyproj.db")["gamma"] == GAMMA_IMAGES
+    merged, _ = _merged(cli, d / "toyproj.db", tmp_path / "t.db", "-r", "gamma")
+    assert merged == {"gamma": GAMMA_IMAGES}
+
+
+def test_a_file_in_both_media_folders_of_a_project_counts_once(
+    cli: Callable[..., Any], fixture_copy: Callable[[str], Path], tmp_path: Path
+) -> None:
+    """Trackio <= 0.29 put a project's media under its raw name (``media/toy.proj``);
+    the same file there and in ``media/toyproj`` was counted twice by analyze (8) and
+    merged once (4)."""
+    d = fixture_copy("trackio-0.43.0")
+    shutil.copytree(d / "media" / "toyproj" / "gamma", d / "media" / "toy.proj" / "gamma")
+    assert _analyzed(cli, d / "toyproj.db")["gamma"] == GAMMA_IMAGES
+    merged, _ = _merged(cli, d / "toyproj.db", tmp_path / "t.db", "-r", "gamma")
+    assert merged == {"gamma": GAMMA_IMAGES}
+
+
+def _unreadable_folder(parent: Path) -> None:
+    """A folder with a file in it that no process can list by its path, root
+    included: its path is longer than PATH_MAX (4096 bytes), ENAMETOOLONG. (A mode
+    000 folder would do for other users, but the tests run as root.)"""
+    fd = os.open(parent, os.O_RDONLY)
+    try:
+        for _ in range(17):
+            os.mkdir("d" * 250, dir_fd=fd)
+            child = os.open("d" * 250, os.O_RDONLY, dir_fd=fd)
+            os.close(fd)
+            fd = child
+        os.mkdir("5", dir_fd=fd)
+        f = os.open("5/lost.png", os.O_CREAT | os.O_WRONLY, dir_fd=fd)
+        os.write(f, b"png")
+        os.close(f)
+    finally:
+        os.close(fd)
+
+
+def test_an_unreadable_media_folder_stops_a_merge_and_is_noted_by_analyze(
+    cli: Callable[..., Any], fixture_copy: Callable[[str], Path], tmp_path: Path
+) -> None:
+    """A folder below a run's media folder that cannot be listed was left out
+    silently: merge copied the rest and said it was done."""
+    d = fixture_copy("trackio-0.43.0")
+    gamma = d / "media" / "toyproj" / "gamma"
+    _unreadable_folder(gamma)
+    try:
+        target = tmp_path / "out" / "t.db"
+        r = cli("merge", "--from", str(d / "toyproj.db"), "--into", str(target), "-r", "gamma")
+        assert r.exit_code == 1, r.stdout
+        assert r.stdout == ""
+        [line] = r.stderr.splitlines()
+        assert line.startswith(f"error: cannot read {gamma}/ddd"), line
+        assert "File name too long" in line
+        assert "nothing was changed" in line
+        assert not (tmp_path / "out").exists()
+        # Other runs' media are not in the way; --no-media merges the rows.
+        r = cli("merge", "--from", str(d / "toyproj.db"), "--into", str(target), "-r", "alpha")
+        assert r.exit_code == 0, r.stderr
+        r = cli("merge", "--from", str(d / "toyproj.db"), "--into", str(tmp_path / "n.db"),
+                "-r", "gamma", "--no-media")  # fmt: skip
+        assert r.exit_code == 0, r.stderr
+        # analyze counts what it can read, and says what it could not (on stderr;
+        # --json keeps it quiet, as every note of analyze).
+        assert _analyzed(cli, d / "toyproj.db")["gamma"] == GAMMA_IMAGES
+        r = cli("analyze", str(d / "toyproj.db"), env={"COLUMNS": "10000"})  # a 4 KB path
+        assert r.exit_code == 0, r.stderr
+        [note] = r.stderr.splitlines()
+        assert note.startswith(f"note: cannot read {gamma}/ddd"), note
+        assert note.endswith(
+            "(File name too long): run 'gamma' may have more media files than counted"
+        )
+        r = cli("analyze", str(d / "toyproj.db"), "-r", "alpha")
+        assert r.exit_code == 0, r.stderr
+        assert r.stderr == ""  # gamma's folder is not alpha's
+    finally:
+        shutil.rmtree(gamma / ("d" * 250))
