@@ -20,6 +20,8 @@ from typing import Any
 
 import pytest
 
+from tests.conftest import tree_digest
+
 # Every fixture source that has media files (tests/data/fixtures/README.md).
 SOURCES = [
     ("trackio-0.2.9", "toyproj.db"),
@@ -85,6 +87,50 @@ def test_analyze_counts_what_merge_copies(
     on_disk = {run: len(_entries(target.parent / "media" / "t" / run)) for run in counted}
     assert counted == merged == on_disk
     assert sum(counted.values()) > 0
+
+
+def _link_zoo(d: Path) -> Path:
+    """Beside gamma's 4 images (0.43 fixture): a link to a file, a link to a folder
+    (holding 2 files) and a dangling link, all relative, into ``d/outside``."""
+    gamma = d / "media" / "toyproj" / "gamma"
+    outside = d / "outside"
+    (outside / "folder").mkdir(parents=True)
+    (outside / "file.png").write_bytes(b"behind a link")
+    (outside / "folder" / "a.png").write_bytes(b"a")
+    (outside / "folder" / "b.png").write_bytes(b"b")
+    (gamma / "0" / "to-file.png").symlink_to("../../../../outside/file.png")
+    (gamma / "to-folder").symlink_to("../../../outside/folder")
+    (gamma / "0" / "dangling.png").symlink_to("../../../../outside/missing.png")
+    return outside
+
+
+def test_links_in_a_run_folder_count_and_copy_alike(
+    cli: Callable[..., Any], fixture_copy: Callable[[str], Path], tmp_path: Path
+) -> None:
+    """A link to a folder or to nothing made merge fail ("Is a directory", "No such
+    file") while analyze counted it; the three links are 3 files for both now."""
+    d = fixture_copy("trackio-0.43.0")
+    outside = _link_zoo(d)
+    before = tree_digest(outside)
+    source, target = d / "toyproj.db", tmp_path / "out" / "t.db"
+    assert _analyzed(cli, source)["gamma"] == GAMMA_IMAGES + 3
+    merged, stderr = _merged(cli, source, target, "-r", "gamma")
+    assert merged == {"gamma": GAMMA_IMAGES + 3}
+    copied = target.parent / "media" / "t" / "gamma"
+    src = d / "media" / "toyproj" / "gamma"
+    assert _entries(copied) == _entries(src)
+    assert _analyzed(cli, target)["gamma"] == GAMMA_IMAGES + 3
+    # A link to a file: its content, as for any file.
+    assert not (copied / "0" / "to-file.png").is_symlink()
+    assert (copied / "0" / "to-file.png").read_bytes() == b"behind a link"
+    # The others: links to the same place (nothing to copy, or not a file).
+    for rel in ("to-folder", "0/dangling.png"):
+        assert (copied / rel).is_symlink()
+        assert os.path.realpath(copied / rel) == os.path.realpath(src / rel)
+    assert sorted(p.name for p in (copied / "to-folder").iterdir()) == ["a.png", "b.png"]
+    assert "to-folder" in stderr
+    assert "copied as links" in stderr
+    assert tree_digest(outside) == before
 
 
 def test_a_pipe_in_a_run_folder_is_not_a_media_file(

@@ -433,7 +433,10 @@ def _stage_media(
                 if dst.parent not in made:  # one mkdir per folder, not per file
                     dst.parent.mkdir(parents=True, exist_ok=True)
                     made.add(dst.parent)
-                shutil.copy2(src, dst)
+                if _not_a_file_link(src):
+                    os.symlink(_link_target(src), dst)
+                else:
+                    shutil.copy2(src, dst)  # (a link to a file: the file)
         else:
             # Remote sources: parallel transfers with one progress bar (sources/).
             from trackio_tool.sources import download_files
@@ -444,6 +447,46 @@ def _stage_media(
             f"cannot copy media files from {files.display}: {exc}; nothing was changed"
         ) from exc
     return staged
+
+
+def _not_a_file_link(path: str) -> bool:
+    """A symbolic link to a folder, to nothing, or to what is not a file. The media
+    listing counts it as one file and does not follow it; merge copies it as a link
+    (a link to a file is copied as the file, as any other)."""
+    return os.path.islink(path) and not os.path.isfile(path)
+
+
+def _link_target(link: str) -> str:
+    """Where ``link`` points, as an absolute path: its copy in another folder points
+    at the same place."""
+    target = os.readlink(link)
+    if os.path.isabs(target):
+        return target
+    joined = os.path.join(os.path.realpath(os.path.dirname(link)), target)
+    parts = target.split("/")
+    while parts and parts[0] in ("..", "."):
+        parts.pop(0)
+    # Leading "..": taken from the folder's real path, as the system does; a ".."
+    # after a name would be taken from wherever that name leads: left as it is.
+    return joined if ".." in parts else os.path.normpath(joined)
+
+
+def _links_note(plan: dict[str, list[tuple[str, str]]]) -> str | None:
+    links = [
+        f"{name}/{rel}"
+        for name, items in plan.items()
+        for src, rel in items
+        if _not_a_file_link(src)
+    ]
+    if not links:
+        return None
+    one = len(links) == 1
+    return (
+        f"{plural(len(links), 'media file')} of the merged runs"
+        f" {'is a symbolic link' if one else 'are symbolic links'} to a folder or to nothing"
+        f" ({listing(sorted(links), limit=3)}): copied as {'a link' if one else 'links'} to the"
+        f" same place; what {'it points' if one else 'they point'} at is not copied"
+    )
 
 
 def _nearest_folder(folder: Path) -> Path:
@@ -527,7 +570,7 @@ def _place_staged(staging: Path, root: Path, placed: _Placed, staged: Sequence[s
                     # first, so a partial copy goes too.
                     record(rel, dst)
                     if rel in files:
-                        shutil.copy2(src, dst)
+                        shutil.copy2(src, dst, follow_symlinks=False)  # (a link stays one)
                     else:
                         shutil.copytree(src, dst, symlinks=True)
                     continue
@@ -607,6 +650,8 @@ def merge(
         run_maps = _run_maps(src, rows, selected, layout, write_tables, legacy, path)
         _conflicts(run_maps, target_names, target_ids, path)
         media_plan = _source_media(source, dict.fromkeys(names)) if media else {}
+        if source.is_local and (note := _links_note(media_plan)):
+            notes.append(note)
         changes = []
         counted: set[str] = set()
         for r, row in zip(run_maps, selected.iter_rows(named=True), strict=True):
