@@ -2,7 +2,7 @@
 copies, and ``drop``/``rename`` never reach through a symbolic link out of the
 project's media folder.
 
-The listing is the one ``fsspec``'s ``find`` gives (``sources._layout._walk_local``):
+The listing is the one ``fsspec``'s ``find`` gives (``sources._layout.walk_local``):
 every entry below ``media/<project>/<run>/`` that is not a folder, a symbolic link
 counting as one file, never followed (a link to a folder too). ``merge`` copies
 what a link to a file holds, and a link to a folder or to nothing as a link to the
@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import sqlite3
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -215,3 +216,125 @@ def test_an_unreadable_media_folder_stops_a_merge_and_is_noted_by_analyze(
         assert r.stderr == ""  # gamma's folder is not alpha's
     finally:
         shutil.rmtree(gamma / ("d" * 250))
+
+
+def _gamma_paths(db: Path) -> list[str]:
+    con = sqlite3.connect(db)
+    try:
+        return sorted(
+            json.loads(m)["samples"]["file_path"]
+            for (m,) in con.execute(
+                "SELECT metrics FROM metrics WHERE instr(metrics, 'file_path') > 0"
+            )
+        )
+    finally:
+        con.close()
+
+
+def _step_folder_outside(d: Path) -> Path:
+    """gamma's step-30 folder moved out of the media folder, a link left in its place
+    (as one would to free a disk); an empty folder beside its image."""
+    outside = d / "outside"
+    outside.mkdir()
+    gamma = d / "media" / "toyproj" / "gamma"
+    shutil.move(gamma / "30", outside / "30")
+    (outside / "30" / "empty").mkdir()
+    (gamma / "30").symlink_to(outside / "30")
+    return outside
+
+
+def test_drop_never_deletes_through_a_link_to_a_folder(
+    cli: Callable[..., Any], fixture_copy: Callable[[str], Path]
+) -> None:
+    """drop deleted the image at outside/30/ through the link gamma/30, which
+    analyze counts as one file of gamma's, not as a folder of it."""
+    d = fixture_copy("trackio-0.43.0")
+    outside = _step_folder_outside(d)
+    before = tree_digest(outside)
+    r = cli("drop", str(d / "toyproj.db"), "-r", "gamma", "--json")
+    assert r.exit_code == 0, r.stderr
+    assert json.loads(r.stdout)["media_files"] == GAMMA_IMAGES - 1
+    assert tree_digest(outside) == before
+    assert (outside / "30" / "empty").is_dir()
+    assert _entries(d / "media" / "toyproj" / "gamma") == ["30"]  # the link stays
+    assert "symbolic link" in r.stderr
+    assert "kept" in r.stderr
+
+
+def test_drop_never_deletes_through_a_linked_run_folder(
+    cli: Callable[..., Any], fixture_copy: Callable[[str], Path]
+) -> None:
+    """The run folder itself a link: drop deleted the 4 images it leads to and
+    removed the empty folders there; analyze counted no media for the run."""
+    d = fixture_copy("trackio-0.43.0")
+    outside = d / "outside"
+    outside.mkdir()
+    shutil.move(d / "media" / "toyproj" / "gamma", outside / "gamma")
+    (outside / "gamma" / "empty").mkdir()
+    (d / "media" / "toyproj" / "gamma").symlink_to(outside / "gamma")
+    before = tree_digest(outside)
+    assert _analyzed(cli, d / "toyproj.db")["gamma"] == 0
+    r = cli("drop", str(d / "toyproj.db"), "-r", "gamma", "--json")
+    assert r.exit_code == 0, r.stderr
+    assert json.loads(r.stdout)["media_files"] == 0
+    assert tree_digest(outside) == before
+    assert (outside / "gamma" / "empty").is_dir()
+    assert (d / "media" / "toyproj" / "gamma").is_symlink()
+
+
+def test_drop_deletes_a_link_to_a_file_not_the_file(
+    cli: Callable[..., Any], fixture_copy: Callable[[str], Path]
+) -> None:
+    d = fixture_copy("trackio-0.43.0")
+    image = next((d / "media" / "toyproj" / "gamma" / "30").iterdir())
+    outside = d / "outside"
+    outside.mkdir()
+    shutil.move(image, outside / image.name)
+    image.symlink_to(outside / image.name)
+    before = tree_digest(outside)
+    assert _analyzed(cli, d / "toyproj.db")["gamma"] == GAMMA_IMAGES
+    r = cli("drop", str(d / "toyproj.db"), "-r", "gamma", "--json")
+    assert r.exit_code == 0, r.stderr
+    assert json.loads(r.stdout)["media_files"] == GAMMA_IMAGES
+    assert tree_digest(outside) == before
+    assert not (d / "media" / "toyproj" / "gamma").exists()
+
+
+def test_rename_refuses_to_move_files_through_a_link_to_a_folder(
+    cli: Callable[..., Any], fixture_copy: Callable[[str], Path]
+) -> None:
+    """rename moved outside/30/<image> into media/toyproj/delta/30/ through the link
+    (the file left the folder it had been put in)."""
+    d = fixture_copy("trackio-0.43.0")
+    outside = _step_folder_outside(d)
+    before, media = tree_digest(outside), _entries(d / "media")
+    paths = _gamma_paths(d / "toyproj.db")
+    r = cli("rename", str(d / "toyproj.db"), "-r", "gamma", "--to", "delta")
+    assert r.exit_code == 1, r.stdout
+    [line] = r.stderr.splitlines()
+    assert line.startswith("error: "), line
+    assert "symbolic link" in line
+    assert str(d / "media" / "toyproj" / "gamma" / "30") in line
+    assert "nothing was changed" in line
+    assert tree_digest(outside) == before
+    assert _entries(d / "media") == media
+    assert _gamma_paths(d / "toyproj.db") == paths
+
+
+def test_rename_moves_a_link_to_a_file_as_a_link(
+    cli: Callable[..., Any], fixture_copy: Callable[[str], Path]
+) -> None:
+    d = fixture_copy("trackio-0.43.0")
+    image = next((d / "media" / "toyproj" / "gamma" / "30").iterdir())
+    outside = d / "outside"
+    outside.mkdir()
+    shutil.move(image, outside / image.name)
+    image.symlink_to(outside / image.name)
+    before = tree_digest(outside)
+    r = cli("rename", str(d / "toyproj.db"), "-r", "gamma", "--to", "delta")
+    assert r.exit_code == 0, r.stderr
+    moved = d / "media" / "toyproj" / "delta" / "30" / image.name
+    assert moved.is_symlink()
+    assert os.readlink(moved) == str(outside / image.name)
+    assert tree_digest(outside) == before
+    assert _analyzed(cli, d / "toyproj.db")["delta"] == GAMMA_IMAGES

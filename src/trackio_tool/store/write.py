@@ -45,6 +45,7 @@ from trackio_tool.errors import (
     WriteError,
 )
 from trackio_tool.sources import ProjectFiles, canonical_project_name, resolve_sources
+from trackio_tool.sources._layout import walk_local
 from trackio_tool.sources._names import raw_name_folders
 from trackio_tool.sources.remote import is_url
 from trackio_tool.store import _lock, _schema
@@ -338,9 +339,12 @@ def _source_media(files: ProjectFiles, names: Iterable[str]) -> dict[str, list[t
 
 
 def _local_files(folder: Path) -> list[Path]:
-    if not folder.is_dir():
+    """The files of a run folder as the media listing has them (``walk_local``): links
+    are files, never followed; a run folder that is a link is no run folder. (This
+    was ``Path.rglob``, which enters the folder it starts from even through a link.)"""
+    if folder.is_symlink():
         return []
-    return sorted(p for p in folder.rglob("*") if p.is_file() or p.is_symlink())
+    return [Path(p) for p in walk_local(str(folder))]
 
 
 @dataclass
@@ -1206,6 +1210,7 @@ def drop(
                 )
         ids = dict(zip(selected.get_column("run_key"), selected.get_column("run_id"), strict=True))
         seen: set[Path] = set()
+        behind: dict[Path, int] = {}  # links to folders -> referenced files behind them
         for key, names in by_key.items():
             counts = dict.fromkeys(tkeys, 0)
             for t, k in tkeys.items():
@@ -1218,7 +1223,7 @@ def drop(
             files: list[Path] = []
             if media:
                 _check_names(names, "run name")
-                files = _files_of(reader.con, layout, tkeys, key, names, root, seen)
+                files = _files_of(reader.con, layout, tkeys, key, names, root, seen, behind)
                 if files:
                     _check_removable(root, dirs=sorted({f.parent for f in files}))
             if len(names) > 1:
@@ -1234,8 +1239,17 @@ def drop(
         roots = _media_roots(root)
         for name in all_names if media else ():
             on_disk = {f for r in roots for f in _local_files(r / name)}
-            if kept := len(on_disk - seen):
+            if kept := len(on_disk - seen - behind.keys()):
                 notes.append(_kept_note(path.stem, name, kept, remaining, "the dropped runs'"))
+        if behind:
+            n = sum(behind.values())
+            links = listing([str(link.relative_to(root.parent.parent)) for link in behind], limit=3)
+            notes.append(
+                f"{plural(n, 'media file')} of the dropped runs {'is' if n == 1 else 'are'} behind"
+                f" {'a symbolic link' if len(behind) == 1 else 'symbolic links'} to a folder"
+                f" ({links}), which drop never deletes through: {'it was' if n == 1 else 'they were'}"
+                " kept, with the link"
+            )
     result = WriteResult(
         action="drop",
         target=str(path),
@@ -1442,8 +1456,12 @@ def _run_files(
     run_key: Any,
     name: str,
     root: Path,
+    behind: dict[Path, int] | None = None,
 ) -> list[Path]:
     """The files in ``media/<project>/<name>/`` that the run's rows reference.
+
+    A file reached through a symbolic link to a folder (the run folder or one below
+    it) is not one of them; ``behind`` counts them per link.
 
     Only these are the run's: Trackio names media files by uuid4, and a folder is
     per run *name*, so it may also hold the files of a same-named run, or of one
@@ -1456,8 +1474,41 @@ def _run_files(
             if col in layout[table]:
                 refs |= _referenced_files(con, table, col, key, [value])
     prefixes = tuple(f"{folder.name}/{name}/" for folder in _media_roots(root))
-    found = (root.parent / r for r in sorted(refs) if r.startswith(prefixes))
-    return [f for f in found if f.is_file() or f.is_symlink()]
+    media, links = root.parent, _LinkCheck()
+    out = []
+    for r in sorted(refs):
+        if not r.startswith(prefixes):
+            continue
+        if link := links.first(media, r):
+            # Not in the run's media folder as analyze lists it, which never follows a
+            # link: deleting or moving it would reach out of media/<project>/.
+            if behind is not None:
+                behind[media / link] = behind.get(media / link, 0) + 1
+            continue
+        f = media / r
+        if f.is_file() or f.is_symlink():
+            out.append(f)
+    return out
+
+
+class _LinkCheck:
+    """Which folders of media paths are symbolic links (each asked once)."""
+
+    def __init__(self) -> None:
+        self._seen: dict[str, bool] = {}
+
+    def first(self, media: Path, rel: str) -> str | None:
+        """The first folder of ``rel`` (``<project>/<run>/...``, below ``media``) after
+        its project folder that is a symbolic link, if any. (The project folder may be
+        one, as ``media/`` may: the media listing starts there, and follows them.)"""
+        parts = rel.split("/")
+        for i in range(2, len(parts)):
+            folder = "/".join(parts[:i])
+            if folder not in self._seen:
+                self._seen[folder] = os.path.islink(media / folder)
+            if self._seen[folder]:
+                return folder
+        return None
 
 
 def _used_elsewhere(
@@ -1499,11 +1550,12 @@ def _files_of(
     names: Sequence[str],
     root: Path,
     seen: set[Path],
+    behind: dict[Path, int] | None = None,
 ) -> list[Path]:
     """``_run_files`` over all of a run's names, leaving out (and adding to) ``seen``."""
     files: list[Path] = []
     for name in names:
-        found = _run_files(con, layout, tkeys, run_key, name, root)
+        found = _run_files(con, layout, tkeys, run_key, name, root, behind)
         files += [f for f in found if f not in seen]
         seen.update(found)
     return files
@@ -1664,7 +1716,9 @@ def rename(
         _check_names(olds, "run name", "its media folder cannot be moved safely")
         others = set(index.filter(pl.col("run_key") != key).get_column("run_name").to_list())
         root = _media_root(path)
-        moving = _files_of(reader.con, layout, tkeys, key, olds, root, set())
+        behind: dict[Path, int] = {}
+        moving = _files_of(reader.con, layout, tkeys, key, olds, root, set(), behind)
+        _refuse_links(behind)
         if moving:
             _check_removable(root, dirs=sorted({p.parent for p in moving}))
     notes = []
@@ -1726,14 +1780,16 @@ def _apply_rename(
             names, _ = _existing_runs(con, layout)
             if new in names and new not in olds:
                 raise ConflictError(f"a run named {new!r} already exists in {path.name}")
+            behind: dict[Path, int] = {}
             pairs += [
                 (src, r / new / src.relative_to(r / o))
                 for o in olds
                 if o != new
-                for src in _run_files(con, layout, tkeys, key, o, root)
+                for src in _run_files(con, layout, tkeys, key, o, root, behind)
                 for r in roots
                 if src.is_relative_to(r / o)
             ]
+            _refuse_links(behind)  # (rows logged since the plan)
             # Files that other runs' rows point at stay (asked only when there are files:
             # it scans every row of the project, under the lock).
             shared = (
@@ -1778,10 +1834,11 @@ def _apply_rename(
                         )
                     placed.mkdir(dst.parent)
                     placed.files.append(dst)  # before the copy: a partial one goes too
+                    # A link moves as a link (what it points at stays where it is).
                     try:
-                        os.link(src, dst)
+                        os.link(src, dst, follow_symlinks=False)
                     except OSError:  # another device, or no hard links there
-                        shutil.copy2(src, dst)
+                        shutil.copy2(src, dst, follow_symlinks=False)
             except OSError as exc:  # a full disk, a read-only folder
                 raise WriteError(
                     f"cannot put the run's media files in {root / new}: {exc}; nothing was changed"
@@ -1792,6 +1849,19 @@ def _apply_rename(
     failed: list[tuple[Path, OSError]] = []
     _remove(moving, failed)
     return counts, len(pairs), failed
+
+
+def _refuse_links(behind: dict[Path, int]) -> None:
+    """A rename moves the run's files; one behind a symbolic link to a folder would
+    leave the folder the link leads to (out of the media folder)."""
+    if not behind:
+        return
+    link, n = next(iter(behind.items()))
+    raise WriteError(
+        f"{link} is a symbolic link to a folder, and {plural(n, 'media file')} of the run"
+        f" {'is' if n == 1 else 'are'} behind it: rename does not move files out of where a"
+        " link leads; nothing was changed (replace the link by the folder, then rename)"
+    )
 
 
 def _layout_cols(con: sqlite3.Connection, table: str) -> list[str]:
@@ -1823,14 +1893,14 @@ def _rename_artifact_refs(
 
 
 def _prune(folder: Path) -> None:
-    """Remove empty folders left under ``folder`` (and it), deepest first."""
-    if not folder.is_dir():
+    """Remove empty folders left under ``folder`` (and it), deepest first; never in a
+    folder a symbolic link leads to (``folder`` itself one included): those are not
+    the project's."""
+    if folder.is_symlink() or not folder.is_dir():
         return
-    for d in sorted((p for p in folder.rglob("*") if p.is_dir()), key=lambda p: -len(p.parts)):
+    for top, _, _ in os.walk(folder, topdown=False):  # (does not follow links)
         with contextlib.suppress(OSError):
-            d.rmdir()
-    with contextlib.suppress(OSError):
-        folder.rmdir()
+            os.rmdir(top)
 
 
 __all__ = ["RunChange", "WriteResult", "drop", "merge", "rename"]
