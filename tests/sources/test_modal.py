@@ -49,9 +49,13 @@ def test_db_with_media(cli: Any, fake_modal: FakeModal) -> None:
     (project,) = data["projects"]
     assert project["source"] == "modal://vol/trackio/toyproj.db"
     assert without_source(data) == _local(cli, FIXTURES / "trackio-0.43.0" / "toyproj.db")
-    # Media were counted from one recursive listing of the project's media folder.
+    # Media were counted from one recursive listing of the project's media folder (and
+    # one of media/ itself, for the raw-name folders of Trackio <= 0.29).
     media_lists = [d for k, d in fake_modal.requests if k == "VolumeListFiles2" and "media" in d]
-    assert media_lists == ["/trackio/media/toyproj recursive=True"]
+    assert media_lists == [
+        "/trackio/media recursive=False",
+        "/trackio/media/toyproj recursive=True",
+    ]
 
 
 def test_environment_and_static_layout(cli: Any, fake_modal: FakeModal) -> None:

@@ -105,13 +105,13 @@ class ProjectFiles:
 
     def media_dirs(self) -> list[str]:
         """``media_dir`` and, beside it, the folders Trackio <= 0.29 named after the
-        project's raw name: ``init(project="my.proj")`` writes ``myproj.db`` but put
-        its media in ``media/my.proj/`` (0.30+: ``media/myproj/``). Local sources
-        only: on a remote one, media are counted and fetched with one listing of
-        ``media_dir`` (a second round trip for every project is not worth it)."""
+        project's raw name: ``init(project="llama-3.1")`` writes ``llama-31.db`` but put
+        its media in ``media/llama-3.1/`` (0.30+: ``media/llama-31/``). One listing of
+        ``media/`` (one round trip on a remote source: without it a merge from there
+        would leave those files behind)."""
         if not self.media_dir:
             return []
-        if self.kind == "static" or not self.is_local or "/" not in self.media_dir:
+        if self.kind == "static" or "/" not in self.media_dir:
             return [self.media_dir]
         parent = self.media_dir.rsplit("/", 1)[0]
         try:
