@@ -140,6 +140,19 @@ def _processes_mentioning(text: str) -> list[str]:
     return found
 
 
+def _plot_command(out: Path) -> list[str]:
+    """``trackio-tool plot`` of the 0.43.0 fixture folder to ``out``, as a new process."""
+    return [
+        sys.executable,
+        "-m",
+        "trackio_tool",
+        "plot",
+        str(FIXTURES / "trackio-0.43.0"),
+        "-o",
+        str(out),
+    ]
+
+
 @pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
 def test_a_stop_while_chromium_boots_cleans_up_quickly(
     signum: int, tmp_path: Path, request: pytest.FixtureRequest
@@ -158,15 +171,7 @@ def test_a_stop_while_chromium_boots_cleans_up_quickly(
     request.addfinalizer(lambda: shutil.rmtree(tmp, ignore_errors=True))
     out = tmp_path / "plot.png"
     proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "trackio_tool",
-            "plot",
-            str(FIXTURES / "trackio-0.43.0"),
-            "-o",
-            str(out),
-        ],
+        _plot_command(out),
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         env={**ENV, "TMPDIR": str(tmp)},
@@ -236,15 +241,7 @@ def test_a_browser_that_never_answers(
     }
     started = time.monotonic()
     proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "trackio_tool",
-            "plot",
-            str(FIXTURES / "trackio-0.43.0"),
-            "-o",
-            str(out),
-        ],
+        _plot_command(out),
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         env=env,
@@ -280,21 +277,13 @@ def test_a_browser_that_never_answers(
 
 def test_a_bad_browser_timeout_setting(tmp_path: Path) -> None:
     proc = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "trackio_tool",
-            "plot",
-            str(FIXTURES / "trackio-0.43.0"),
-            "-o",
-            str(tmp_path / "p.png"),
-        ],
+        _plot_command(tmp_path / "p.png"),
         capture_output=True,
         env={**ENV, "TRACKIO_TOOL_BROWSER_TIMEOUT": "soon"},
     )
     assert (proc.returncode, proc.stderr.decode()) == (
         1,
-        "error: TRACKIO_TOOL_BROWSER_TIMEOUT must be a number of seconds above 0, not 'soon'\n",
+        "error: TRACKIO_TOOL_BROWSER_TIMEOUT must be a positive number of seconds, not 'soon'\n",
     )
     assert list(tmp_path.iterdir()) == []
 

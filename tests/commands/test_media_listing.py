@@ -282,15 +282,21 @@ def test_drop_never_deletes_through_a_linked_run_folder(
     assert (d / "media" / "toyproj" / "gamma").is_symlink()
 
 
-def test_drop_deletes_a_link_to_a_file_not_the_file(
-    cli: Callable[..., Any], fixture_copy: Callable[[str], Path]
-) -> None:
-    d = fixture_copy("trackio-0.43.0")
+def _image_linked_outside(d: Path) -> tuple[Path, Path]:
+    """Move one of gamma's images to ``d/outside/`` and leave a link to it in its place."""
     image = next((d / "media" / "toyproj" / "gamma" / "30").iterdir())
     outside = d / "outside"
     outside.mkdir()
     shutil.move(image, outside / image.name)
     image.symlink_to(outside / image.name)
+    return image, outside
+
+
+def test_drop_deletes_a_link_to_a_file_not_the_file(
+    cli: Callable[..., Any], fixture_copy: Callable[[str], Path]
+) -> None:
+    d = fixture_copy("trackio-0.43.0")
+    _, outside = _image_linked_outside(d)
     before = tree_digest(outside)
     assert _analyzed(cli, d / "toyproj.db")["gamma"] == GAMMA_IMAGES
     r = cli("drop", str(d / "toyproj.db"), "-r", "gamma", "--json")
@@ -325,11 +331,7 @@ def test_rename_moves_a_link_to_a_file_as_a_link(
     cli: Callable[..., Any], fixture_copy: Callable[[str], Path]
 ) -> None:
     d = fixture_copy("trackio-0.43.0")
-    image = next((d / "media" / "toyproj" / "gamma" / "30").iterdir())
-    outside = d / "outside"
-    outside.mkdir()
-    shutil.move(image, outside / image.name)
-    image.symlink_to(outside / image.name)
+    image, outside = _image_linked_outside(d)
     before = tree_digest(outside)
     r = cli("rename", str(d / "toyproj.db"), "-r", "gamma", "--to", "delta")
     assert r.exit_code == 0, r.stderr

@@ -615,12 +615,13 @@ class Browser:
         k = kaleido.Kaleido(path=self._path, n=1, mathjax=False, timeout=RENDER_TIMEOUT_S, **more)
         self._kaleido = k
         boot = asyncio.ensure_future(self._boot(k))
+        limit = boot_timeout()
         try:
-            done, _ = await asyncio.wait({boot}, timeout=boot_timeout())
+            done, _ = await asyncio.wait({boot}, timeout=limit)
             if not done:
                 raise OutputError(
                     f"Chromium ({self._path}) did not start: no answer after"
-                    f" {boot_timeout():g} s (set {BOOT_TIMEOUT_ENV} to wait longer);"
+                    f" {limit:g} s (set {BOOT_TIMEOUT_ENV} to wait longer);"
                     " .html output needs no browser"
                 )
             boot.result()
@@ -746,16 +747,9 @@ def _children(pid: int) -> list[int]:
 
 def boot_timeout() -> float:
     """Seconds Chromium may take to start (``TRACKIO_TOOL_BROWSER_TIMEOUT``, else 60)."""
-    raw = os.environ.get(BOOT_TIMEOUT_ENV, "").strip()
-    if not raw:
-        return BOOT_TIMEOUT_S
-    try:
-        value = float(raw)
-    except ValueError:
-        value = math.nan
-    if not (math.isfinite(value) and value > 0):
-        raise OutputError(f"{BOOT_TIMEOUT_ENV} must be a number of seconds above 0, not {raw!r}")
-    return value
+    from trackio_tool.sources._args import seconds_from_env
+
+    return seconds_from_env(BOOT_TIMEOUT_ENV, BOOT_TIMEOUT_S)
 
 
 class Exporter:
