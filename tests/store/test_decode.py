@@ -115,15 +115,10 @@ def test_loads_matches_logged_values(row: dict[str, Any], style: str) -> None:
     ),
     style=STYLES,
 )
-def test_top_level_keys_are_exact(rows: list[dict[str, Any]], style: str) -> None:
+def test_parsed_keys_are_exact(rows: list[dict[str, Any]], style: str) -> None:
     """Keys found per run are exactly the top-level keys, whatever the nesting or escaping."""
-    frame = pl.DataFrame(
-        {
-            "run_key": [f"r{i % 2}" for i in range(len(rows))],
-            "t": [encode(r, style).decode() for r in rows],
-        }
-    )
-    got = {(r, m) for r, m in _decode.top_level_keys(frame, key="run_key", text="t").iter_rows()}
+    payloads = [(f"r{i % 2}", encode(r, style)) for i, r in enumerate(rows)]
+    got = set(_decode.parsed_keys(payloads).iter_rows())
     want = {(f"r{i % 2}", k) for i, row in enumerate(rows) for k in row}
     assert got == want
 
@@ -199,7 +194,6 @@ def test_media_tables_strings_are_not_numeric() -> None:
 def test_a_key_after_a_string_value_is_not_misread() -> None:
     """Found by hypothesis: in {"loss": "NaN", ":": 1} a key regex read '", "' as a key."""
     rows = ['{"loss": "NaN", ":": 9007199254740993}', '{"a": "x,", ":": 1}']
-    frame = pl.DataFrame({"run_key": ["r", "r"], "t": rows})
-    got = set(_decode.top_level_keys(frame, key="run_key", text="t").iter_rows())
+    got = set(_decode.parsed_keys([("r", rows[0]), ("r", rows[1])]).iter_rows())
     assert got == {("r", "loss"), ("r", ":"), ("r", "a")}
     assert set(_decode.decode_payloads(pl.Series(rows)).columns) == {"loss", ":", "a"}

@@ -47,6 +47,29 @@ def test_scanner_rows_are_exact(rows: list[dict[str, Any]], style: str, split: i
 
 
 @settings(max_examples=200, deadline=None)
+@given(
+    rows=rows_strategy,
+    style=STYLES,
+    damaged=st.lists(
+        st.sampled_from([b"", b"not json", b"\xff\xfe", b"[1, 2]", b"null", b'{"a": 1', None]),
+        max_size=3,
+    ),
+)
+def test_parsed_keys_skip_and_count_what_cannot_be_read(
+    rows: list[dict[str, Any]], style: str, damaged: list[bytes | None]
+) -> None:
+    """Damaged payloads hold no keys; those that are not JSON (or not UTF-8) are counted
+    as invalid; JSON that is not an object, or no payload at all, is not."""
+    payloads: list[bytes | None] = [encode(r, style) for r in rows] + damaged
+    runs = [f"r{i % 3}" if i % 4 else None for i in range(len(payloads))]
+    before = _decode.invalid_payloads()
+    got = set(_decode.parsed_keys(list(zip(runs, payloads, strict=True))).iter_rows())
+    assert got == {(run, k) for run, row in zip(runs, rows, strict=False) for k in row}
+    invalid = [d for d in damaged if d not in (b"[1, 2]", b"null", None)]
+    assert _decode.invalid_payloads() - before == len(invalid)
+
+
+@settings(max_examples=200, deadline=None)
 @given(rows=rows_strategy, style=STYLES, learn=st.integers(0, 3))
 def test_scanner_blob_is_exact(rows: list[dict[str, Any]], style: str, learn: int) -> None:
     """Joined payloads: one match proves the known keys, else rows are read."""

