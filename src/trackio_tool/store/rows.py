@@ -618,6 +618,11 @@ class SourceRows:
             # two rows for a resumed run (run_id = a uuid, then run_id = its name): the
             # last one written is the run's config.
             where += f" AND rowid IN (SELECT MAX(rowid) FROM configs GROUP BY {key})"
+        if order:
+            # The rows by rowid, which is id in Trackio's tables: SQLite then reads them
+            # in order instead of sorting them (a sort copies every selected payload
+            # through temporary files, ~0.9 GB for 10,000 rows of 2,000 keys).
+            where = f"rowid IN (SELECT rowid FROM {quote(table)} WHERE {where})"
         sql = f"SELECT {', '.join(exprs)} FROM {quote(table)} WHERE {where}{order}"
         cur = reader.execute(sql, [*params, *keys])
         return iter(cur)
