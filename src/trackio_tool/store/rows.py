@@ -168,7 +168,7 @@ def fix_payload(raw: bytes, *, media_to: MediaMove | None) -> bytes:
     Returns ``raw`` itself when nothing changes (the common case).
     """
     out = raw
-    if (b"NaN" in raw or b"Infinity" in raw) and _BARE.search(raw):
+    if _may_be_bare(raw) and _BARE.search(raw):
         try:
             orjson.loads(raw)  # valid strict JSON: the "tokens" were inside strings
         except orjson.JSONDecodeError:
@@ -176,6 +176,23 @@ def fix_payload(raw: bytes, *, media_to: MediaMove | None) -> bytes:
     if media_to is not None:
         out = media_to.payload(out)
     return out
+
+
+def _may_be_bare(raw: bytes) -> bool:
+    """False when ``_BARE`` cannot match: every ``NaN`` and ``Infinity`` opens a JSON
+    string (``"NaN"``, ``"Infinity"``, ``"-Infinity"``: Trackio's own spellings).
+
+    Found with ``bytes.find``, in C: ``_BARE`` tries its class at every ``:`` and
+    ``,``, which on a payload of thousands of keys cost more than the rest of the
+    copy (~0.9 ms per 2,000 keys, against ~0.15).
+    """
+    for token in (b"NaN", b"Infinity"):
+        at = raw.find(token)
+        while at >= 0:
+            if raw[at - 1 : at] != b'"' and (token == b"NaN" or raw[at - 2 : at] != b'"-'):
+                return True
+            at = raw.find(token, at + 1)
+    return False
 
 
 def _requote(raw: bytes) -> bytes:
