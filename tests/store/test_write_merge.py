@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import re
 import shutil
 from pathlib import Path
@@ -410,3 +411,93 @@ def test_an_id_used_only_by_a_mixed_targets_alerts_is_taken(tmp_path: Path) -> N
     rename(target, run="a", to="b")
     with pytest.raises(ConflictError, match=f"id {x}"):
         merge(files, target, media=False)
+
+
+def _wide_row(step: int, run: str, *, keys: int = 2000) -> dict[str, object]:
+    """A payload of ``keys`` per-layer metrics, some non-finite (Trackio's strings), one
+    a string that only holds the token, and every third step an image."""
+    mods, stats = ("attn", "mlp", "ln1", "ln2"), ("mean", "std", "min", "max", "norm")
+    row: dict[str, object] = {
+        f"layers/{i // 20}/{mods[i // 5 % 4]}/{stats[i % 5]}": (step * keys + i) / 7
+        for i in range(keys)
+    }
+    row[f"layers/{step % 50}/attn/max"] = ("NaN", "Infinity", "-Infinity")[step % 3]
+    row["note"] = "NaNaN, Infinity"
+    if step % 3 == 0:
+        row["img"] = {"_type": "trackio.image", "file_path": f"wide/{run}/{step}/x.png"}
+    return row
+
+
+def test_wide_payloads_are_merged_dropped_and_renamed_exactly(tmp_path: Path) -> None:
+    """Rows of 2,000 keys, two runs interleaved by id: a merge copies them in id order
+    with the same bytes (media paths moved to the target, a bare NaN of a TEXT row
+    quoted), a drop of one run leaves the other's bytes, a rename of a run without a
+    media folder still rewrites its media paths."""
+    import json
+    import sqlite3
+    import uuid
+
+    import orjson
+
+    from trackio_tool.store import _schema
+
+    src = tmp_path / "wide.db"
+    con = sqlite3.connect(src)
+    _schema.create_new_database(con)
+    ids = {"a": uuid.uuid4().hex, "b": uuid.uuid4().hex}
+    expected: list[tuple[str, int, str, bytes]] = []
+    for step in range(6):
+        for run in ("a", "b"):
+            row = _wide_row(step, run)
+            if run == "b" and step == 4:
+                # Trackio <= 0.4's TEXT payload: json.dumps, a bare NaN.
+                row["layers/4/attn/max"] = "NaN"
+                stored: object = json.dumps(dict(row, **{"layers/4/attn/max": math.nan}))
+                kind = "text"
+            else:
+                stored, kind = orjson.dumps(row), "blob"
+            moved = orjson.dumps(row).replace(b'"file_path":"wide/', b'"file_path":"other/')
+            con.execute(
+                "INSERT INTO metrics (run_id, timestamp, run_name, step, metrics, log_id)"
+                " VALUES (?, '2026-01-01T00:00:00+00:00', ?, ?, ?, ?)",
+                (ids[run], run, step, stored, uuid.uuid4().hex),
+            )
+            expected.append((run, step, kind, moved))
+    con.commit()
+    con.close()
+
+    def target_rows(db: Path) -> list[tuple[str, int, str, bytes]]:
+        with read_only(db) as con:
+            con.text_factory = bytes
+            return [
+                (name.decode(), step, kind.decode(), payload)
+                for name, step, kind, payload in con.execute(
+                    "SELECT run_name, step, typeof(metrics), metrics FROM metrics ORDER BY id"
+                )
+            ]
+
+    (files,) = resolve_sources([str(src)])
+    new = tmp_path / "new" / "other.db"
+    result = merge(files, new)
+    assert result.rows == {"metrics": 12}
+    assert target_rows(new) == expected  # id order, bytes, storage classes
+    existing = tmp_path / "existing" / "other.db"
+    merge(files, existing, runs=["a"])
+    merge(files, existing, runs=["b"])
+    assert target_rows(existing) == [r for r in expected if r[0] == "a"] + [
+        r for r in expected if r[0] == "b"
+    ]
+
+    dropped = drop(new, runs=["a"])
+    assert dropped.runs[0].rows["metrics"] == 6
+    assert dropped.media_files == 0
+    assert target_rows(new) == [r for r in expected if r[0] == "b"]
+
+    assert not (new.parent / "media").exists()  # no media folder: the paths still move
+    renamed = rename(new, run="b", to="c")
+    assert renamed.runs[0].rows["metrics"] == 6
+    assert target_rows(new) == [
+        ("c", step, kind, payload.replace(b'"other/b/', b'"other/c/'))
+        for run, step, kind, payload in expected
+        if run == "b"
+    ]

@@ -13,7 +13,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from trackio_tool.store._decode import loads
-from trackio_tool.store.rows import MediaMove, fix_payload, pack_json
+from trackio_tool.store.rows import _BARE, MediaMove, _may_be_bare, fix_payload, pack_json
 
 
 def trackio_json(row: dict[str, Any]) -> bytes:
@@ -232,3 +232,27 @@ def test_rows_without_values_pack_to_empty_objects() -> None:
     (a literal), and the merge failed with a ShapeError (bad-input fuzz)."""
     frame = pl.DataFrame({"a": [1, 2, 3]})
     assert pack_json(frame, []).to_list() == ["{}", "{}", "{}"]
+
+
+_TOKENS = ["NaN", "Infinity", '"', "-", " ", "\n", ":", ",", "[", "a", "N", "I", "nfinity", "x"]
+
+
+@settings(max_examples=2000, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(st.sampled_from(_TOKENS), max_size=14))
+def test_only_payloads_the_find_precheck_passes_can_hold_bare_tokens(parts: list[str]) -> None:
+    """``_may_be_bare`` (bytes.find, before the regex) never skips a payload that
+    ``_BARE`` matches: "NaNaN", "-NaN", ": Infinity", tokens at the very start."""
+    raw = "".join(parts).encode()
+    assert _may_be_bare(raw) or _BARE.search(raw) is None
+
+
+def test_a_wide_payload_of_quoted_tokens_is_left_as_it_is() -> None:
+    """2,000 keys, Trackio's "NaN"/"Infinity"/"-Infinity" strings among them: the same
+    object back; one bare token at the end still gets quoted."""
+    row: dict[str, Any] = {f"layers/{i // 40}/mlp/s{i % 40}": i / 3 for i in range(2000)}
+    for i, token in enumerate(("NaN", "Infinity", "-Infinity") * 10):
+        row[f"layers/{i}/attn/max"] = token
+    raw = orjson.dumps(row)
+    assert fix_payload(raw, media_to=None) is raw
+    bare = raw[:-1] + b',"last":-Infinity}'
+    assert fix_payload(bare, media_to=None) == orjson.dumps(dict(row, last="-Infinity"))
