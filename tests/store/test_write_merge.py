@@ -501,3 +501,34 @@ def test_wide_payloads_are_merged_dropped_and_renamed_exactly(tmp_path: Path) ->
         for run, step, kind, payload in expected
         if run == "b"
     ]
+
+
+def test_the_big_blob_search_finds_what_instr_finds() -> None:
+    """``_contains_sql`` (Python's search for BLOBs past 4 KiB) against ``instr``:
+    NULL, TEXT, small and big BLOBs, bytes that are not UTF-8, a non-ASCII needle."""
+    import sqlite3
+
+    from trackio_tool.store.write import _CONTAINS, _contains, _contains_sql
+
+    pad = b'{"layers/0/mlp/mean":0.5,' * 300
+    values: list[object] = [
+        None,
+        '{"file_path": "p/café/0/x.png"}',
+        b'{"file_path":"p/a/0/x.png"}',
+        pad + b'"img":{"file_path":"p/caf\xc3\xa9/0/x.png"}}',
+        pad + b'"note":"\xff\xfe file_path"}',
+        pad + b'"img":{"file_path":"p/caf\\u00e9/0/x.png"}}',
+    ]
+    con = sqlite3.connect(":memory:")
+    con.create_function(_CONTAINS, 2, _contains, deterministic=True)
+    con.execute("CREATE TABLE t (m)")
+    con.executemany("INSERT INTO t VALUES (?)", [(v,) for v in values])
+    for needle in ('"file_path"', "café/", "\\", "a/0/"):
+        fast = con.execute(
+            f"SELECT {_contains_sql('m')} FROM t ORDER BY rowid", (needle, needle)
+        ).fetchall()
+        slow = con.execute("SELECT instr(m, ?) > 0 FROM t ORDER BY rowid", (needle,)).fetchall()
+        assert [bool(r[0]) if r[0] is not None else None for r in fast] == [
+            bool(r[0]) if r[0] is not None else None for r in slow
+        ], needle
+    con.close()
