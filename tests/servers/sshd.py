@@ -24,7 +24,7 @@ import signal
 import socket
 import subprocess
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
@@ -215,8 +215,13 @@ def _stop(proc: subprocess.Popen) -> None:
 
 
 @contextlib.contextmanager
-def start_sshd(tmp_dir: Path, startup_timeout: float = 10.0) -> Iterator[SshdInfo]:
-    """Run ``sshd -D -e`` on a free loopback port for the duration of the block."""
+def start_sshd(
+    tmp_dir: Path, startup_timeout: float = 10.0, wrapper: Sequence[str] = ()
+) -> Iterator[SshdInfo]:
+    """Run ``sshd -D -e`` on a free loopback port for the duration of the block.
+
+    ``wrapper``: a command that execs the rest of its command line (so the server's
+    PID stays sshd's), e.g. ``setpriv`` to run it with fewer capabilities."""
     d = Path(tmp_dir)
     d.mkdir(parents=True, exist_ok=True)
     d.chmod(0o700)
@@ -239,7 +244,7 @@ def start_sshd(tmp_dir: Path, startup_timeout: float = 10.0) -> Iterator[SshdInf
         subprocess.run([SSHD, "-t", "-f", str(cfg)], check=True)
         with open(log_path, "ab") as log:
             proc = subprocess.Popen(
-                [SSHD, "-D", "-e", "-f", str(cfg)],
+                [*wrapper, SSHD, "-D", "-e", "-f", str(cfg)],
                 stdin=subprocess.DEVNULL,
                 stdout=log,
                 stderr=log,
