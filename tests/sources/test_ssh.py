@@ -12,6 +12,8 @@ import subprocess
 import sys
 import tempfile
 import time
+import uuid
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, Literal
 
@@ -473,6 +475,161 @@ def test_media_listing_falls_back_to_sftp_without_a_shell(
     assert fs.find(f"{path}/media") == expected
     assert len(expected) == 4
     assert fs.find(f"{path}/nothing-here") == []
+
+
+# -- links and unreadable folders in the media -------------------------------------
+GAMMA_IMAGES = 4  # media/toyproj/gamma/{0,30,60,90}/<uuid>.png in the 0.43 fixture
+
+
+def _link_zoo(d: Path) -> Path:
+    """Beside gamma's 4 images: a link to a file, a link to a folder (of 2 files) and a
+    dangling link, all relative, into ``d/outside`` (as tests/commands/test_media_listing)."""
+    gamma = d / "media" / "toyproj" / "gamma"
+    outside = d / "outside"
+    (outside / "folder").mkdir(parents=True)
+    (outside / "file.png").write_bytes(b"behind a link")
+    (outside / "folder" / "a.png").write_bytes(b"a")
+    (outside / "folder" / "b.png").write_bytes(b"b")
+    (gamma / "0" / "to-file.png").symlink_to("../../../../outside/file.png")
+    (gamma / "to-folder").symlink_to("../../../outside/folder")
+    (gamma / "0" / "dangling.png").symlink_to("../../../../outside/missing.png")
+    return outside
+
+
+def _media_files(data: dict[str, Any]) -> dict[str, int]:
+    return {r["name"]: r["media_files"] for p in data["projects"] for r in p["runs"]}
+
+
+async def _no_shell(self: Any, script: str, *args: str) -> None:
+    return None  # as a host with ForceCommand internal-sftp
+
+
+def test_links_in_the_media_count_as_locally(
+    cli: Any, sshd_server: SshdInfo, ssh_home: Path, ssh_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The host's `find -type f` left links out: analyze counted 4 of gamma's media
+    files over ssh://, 7 locally, and a merge from there left them behind."""
+    from trackio_tool.sources import ssh
+
+    write_tree(ssh_dir, fixture_files("trackio-0.43.0"))
+    outside = _link_zoo(ssh_dir)
+    before = tree_digest(outside)
+    url = f"ssh://trk{ssh_dir}/toyproj.db"
+    local = _local(cli, ssh_dir / "toyproj.db")
+    assert _media_files({"projects": local})["gamma"] == GAMMA_IMAGES + 3
+    assert without_source(analyze_json(cli, url)) == local
+    # Without a shell on the host (SFTP, one request per folder): the same.
+    with monkeypatch.context() as m:
+        m.setattr(ssh.TrackioSSHFileSystem, "_exec", _no_shell)
+        remote.close_all()
+        assert without_source(analyze_json(cli, url)) == local
+    remote.close_all()
+    assert tree_digest(outside) == before
+
+
+@pytest.fixture(scope="module")
+def sshd_obeying_modes(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SshdInfo]:
+    """One more sshd, whose sessions a folder of mode 000 stops: the tests run as root
+    here, who reads any folder, so it runs without root's capabilities to pass file
+    permissions by (setpriv; a test user's sshd needs none of that)."""
+    from tests.servers.sshd import sshd_available, start_sshd
+
+    if not sshd_available():
+        pytest.skip("openssh-server (/usr/sbin/sshd) is not installed")
+    caps = "-dac_override,-dac_read_search"
+    wrapper = ["setpriv", "--bounding-set", caps] if os.geteuid() == 0 else []
+    if wrapper and shutil.which("setpriv") is None:
+        pytest.skip("a mode 000 folder stops no root process here (no setpriv)")
+    with start_sshd(tmp_path_factory.mktemp("sshd-modes"), wrapper=wrapper) as info:
+        yield info
+
+
+def test_an_unreadable_run_folder_is_noted_by_analyze_and_stops_a_merge(
+    cli: Any,
+    sshd_obeying_modes: SshdInfo,
+    ssh_home: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The host's find could not list gamma's folder and said so (exit status 1); the
+    listing kept the rest without a word: analyze counted 0 media files for gamma and
+    merge copied the run without them."""
+    from trackio_tool.sources import ssh
+
+    server = sshd_obeying_modes
+    server.write_client_home(ssh_home)
+    d = server.root / uuid.uuid4().hex[:12]
+    write_tree(d, fixture_files("trackio-0.43.0"))
+    gamma = d / "media" / "toyproj" / "gamma"
+    url = f"ssh://trk{d}/toyproj.db"
+    out = tmp_path / "out"
+    r = cli("merge", "--from", url, "--into", str(out / "t.db"), "-r", "alpha")
+    assert r.exit_code == 0, r.stderr
+    before = tree_digest(out)
+
+    def merge(*args: str) -> Any:
+        return cli("merge", "--from", url, "--into", str(out / "t.db"), *args)
+
+    gamma.chmod(0)
+    try:
+        for shell in (True, False):  # find on the host; SFTP without a shell
+            with monkeypatch.context() as m:
+                if not shell:
+                    m.setattr(ssh.TrackioSSHFileSystem, "_exec", _no_shell)
+                remote.close_all()
+                one_clean_line(
+                    merge("-r", "gamma"),
+                    f"cannot read ssh://trk{gamma} (Permission denied), which may hold media",
+                    "nothing was changed",
+                )
+                one_clean_line(merge("-r", "gamma", "--dry-run"), f"cannot read ssh://trk{gamma}")
+                assert tree_digest(out) == before
+                r = cli("analyze", url, env={"COLUMNS": "1000"})
+                assert r.exit_code == 0, r.stderr
+                assert r.stderr.splitlines() == [
+                    f"note: cannot read ssh://trk{gamma} (Permission denied): run 'gamma' may"
+                    " have more media files than counted"
+                ]
+                r = cli("analyze", url, "-r", "alpha")
+                assert r.exit_code == 0, r.stderr
+                assert r.stderr == ""  # gamma's folder is not alpha's
+        remote.close_all()
+        # The whole media folder: any run's media may be in it.
+        gamma.chmod(0o755)
+        (d / "media" / "toyproj").chmod(0)
+        one_clean_line(merge("-r", "beta"), f"cannot read ssh://trk{d}/media/toyproj (")
+        r = cli("analyze", url)
+        assert "the runs of project 'toyproj' may have more media files" in r.stderr
+        assert tree_digest(out) == before
+    finally:
+        (d / "media" / "toyproj").chmod(0o755)
+        gamma.chmod(0o755)
+        shutil.rmtree(d, ignore_errors=True)
+
+
+@pytest.mark.parametrize(
+    ("line", "folder", "errno_name"),
+    [
+        ("find: '/m/run/plain': Permission denied", "/m/run/plain", "EACCES"),
+        ("find: '/m/run/it\\'s': Permission denied", "/m/run/it's", "EACCES"),
+        ("find: '/m/run/\\303\\251 x: y': Permission denied", "/m/run/é x: y", "EACCES"),
+        ("find: '/m/run/new\\nline\\\\': Input/output error", "/m/run/new\nline\\", "EIO"),
+        ("find: /m/run/bsd: Permission denied", "/m/run/bsd", "EACCES"),  # BSD, busybox
+        ("find: '/elsewhere': Permission denied", "/m", "EACCES"),  # not below: all of it
+        ("find: '/m/run/x': Something new", "/m/run/x", None),
+    ],
+)
+def test_find_errors_name_their_folder(line: str, folder: str, errno_name: str | None) -> None:
+    import errno
+
+    from trackio_tool.sources.ssh import _parse_find_errors
+
+    stderr = f"stty: not a tty\n{line}\n".encode()
+    [(found, error)] = _parse_find_errors(stderr, "/m") or []
+    assert found == folder
+    assert error.errno == (getattr(errno, errno_name) if errno_name else None)
+    assert error.strerror == line.rsplit(": ", 1)[1]
+    assert _parse_find_errors(b"sh: 1: exec: find: not found\n", "/m") is None
 
 
 # -- errors --------------------------------------------------------------------------

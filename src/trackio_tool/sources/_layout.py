@@ -8,7 +8,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Literal
+from typing import Literal, Protocol, runtime_checkable
 
 from fsspec import AbstractFileSystem
 from fsspec.implementations.local import LocalFileSystem
@@ -76,6 +76,30 @@ class MediaListing:
     """Run name -> [(file, its path below the run folder)], sorted."""
     unreadable: tuple[Unreadable, ...] = ()
     """Folders left out because they could not be listed."""
+    links: frozenset[str] = frozenset()
+    """The files that are symbolic links, where the listing says so (ssh://); a local
+    file is asked itself (``os.path.islink``), other remote sources have no links."""
+
+
+@dataclass(frozen=True)
+class Listing:
+    """Every file below a folder, from a filesystem whose listing also says which are
+    links and which folders it could not list (``TrackioSSHFileSystem.list_files_as_local``)."""
+
+    files: list[str]
+    """Sorted; a link (to a file, a folder, nothing) is one file, never followed."""
+    links: frozenset[str] = frozenset()
+    unreadable: tuple[tuple[str, OSError], ...] = ()
+    """(folder, why) for each folder left out."""
+
+
+@runtime_checkable
+class ListsAsLocal(Protocol):
+    """A filesystem that lists files as ``walk_local`` does (``find_files``)."""
+
+    def list_files_as_local(self, path: str) -> Listing:
+        """FileNotFoundError if ``path`` is not there."""
+        ...
 
 
 @dataclass(frozen=True)
@@ -126,18 +150,32 @@ class ProjectFiles:
         raw = raw_name_folders(folders, self.project)
         return [self.media_dir, *(_join(parent, name) for name in raw)]
 
-    def find_files(self, folder: str, unreadable: list[Unreadable] | None = None) -> list[str]:
+    def find_files(
+        self,
+        folder: str,
+        unreadable: list[Unreadable] | None = None,
+        links: set[str] | None = None,
+    ) -> list[str]:
         """Every file below ``folder``, sorted, as ``fs.find(folder)`` lists them: each
         entry that is not a folder, a symbolic link (to a file, to a folder, to
-        nothing) being one file, never followed. A local pipe, socket or device is no
-        file of Trackio's and is left out. A folder that cannot be listed is left out
-        too, and added to ``unreadable`` (a missing ``folder`` is no error). A local
-        folder is walked with ``os.scandir``, whose entries know their type: fsspec's
-        local ``find`` stats every entry twice, ~5x slower (44,000 media files: 3.7 s
-        against 0.75 s)."""
+        nothing) being one file, never followed. A pipe, socket or device is no file
+        of Trackio's and is left out. A folder that cannot be listed is left out too,
+        and added to ``unreadable`` (a missing ``folder`` is no error); the links found
+        on an ssh:// source are added to ``links``. A local folder is walked with
+        ``os.scandir``, whose entries know their type: fsspec's local ``find`` stats
+        every entry twice, ~5x slower (44,000 media files: 3.7 s against 0.75 s)."""
         if self.is_local:
             return walk_local(folder, unreadable)
         try:
+            if isinstance(self.fs, ListsAsLocal):  # (ssh://: one find on the host)
+                found = self.fs.list_files_as_local(folder)
+                if links is not None:
+                    links.update(found.links)
+                if unreadable is not None:
+                    unreadable.extend(
+                        Unreadable(self.url_prefix + f, None, e) for f, e in found.unreadable
+                    )
+                return list(found.files)
             return list(self.fs.find(folder, withdirs=False))
         except (FileNotFoundError, NotADirectoryError):
             return []
@@ -156,11 +194,12 @@ class ProjectFiles:
         (same path below the run folder) is one file, ``media_dir``'s."""
         runs: dict[str, dict[str, str]] = {}
         unreadable: list[Unreadable] = []
+        links: set[str] = set()
         for media in self.media_dirs():
             base = media.rstrip("/")
             prefix = base + "/"
             found: list[Unreadable] = []
-            for path in self.find_files(base, found):
+            for path in self.find_files(base, found, links):
                 if path.startswith(prefix):
                     run, _, rel = path[len(prefix) :].partition("/")
                     if rel:  # (a file directly in media/<project>/ is no run's)
@@ -172,6 +211,7 @@ class ProjectFiles:
         return MediaListing(
             {run: sorted((p, rel) for rel, p in items.items()) for run, items in runs.items()},
             tuple(unreadable),
+            frozenset(links),
         )
 
     @property

@@ -26,6 +26,7 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import contextlib
+import errno
 import logging
 import os
 import re
@@ -48,6 +49,7 @@ from sshfs.utils import as_progress_handler, wrap_exceptions
 
 from trackio_tool.errors import BadURLError, HostKeyError, RemoteError, SourcePermissionError
 from trackio_tool.sources._args import seconds_from_env
+from trackio_tool.sources._layout import Listing
 from trackio_tool.sources.remote import ACCEPT_NEW_ENV
 
 T = TypeVar("T")
@@ -330,25 +332,83 @@ class TrackioSSHFileSystem(SSHFileSystem):
         self, path: str, maxdepth: int | None = None, withdirs: bool = False, **kwargs: Any
     ) -> Any:
         if maxdepth is None and not withdirs and not kwargs.get("detail"):
-            found = await self._remote_find(str(self._strip_protocol(path)))
-            if found is not None:
-                return found
+            # As fsspec's find: folders that cannot be listed are left out, a missing
+            # path is no error, a file is its own listing.
+            path = str(self._strip_protocol(path))
+            try:
+                return (await self._list_files(path)).files
+            except (FileNotFoundError, NotADirectoryError):
+                return [path] if await self._isfile(path) else []
         return await super()._find(path, maxdepth=maxdepth, withdirs=withdirs, **kwargs)
 
-    async def _remote_find(self, path: str) -> list[str] | None:
+    def list_files_as_local(self, path: str) -> Listing:
+        """Every file below ``path`` as a local media listing has them
+        (``sources._layout.walk_local``): links (to a file, a folder, nothing) are
+        files, never followed; pipes, sockets and devices are left out; a folder that
+        cannot be listed is in ``unreadable``. FileNotFoundError if ``path`` is not
+        there. One ``find`` on the host; over SFTP (no shell) one request per folder."""
+        return self._run(self._list_files(path))
+
+    async def _list_files(self, path: str) -> Listing:
         path = path.rstrip("/") or "/"
-        result = await self._exec(
-            'printf "trackio-tool\\n"; exec find -H "$1" -type f -print0', path
-        )
+        found = await self._remote_find(path)
+        if found is None:
+            found = await self._sftp_find(path)
+        return found
+
+    async def _remote_find(self, path: str) -> Listing | None:
+        """``find`` on the host; None if it could not run (no shell, no ``find``
+        there) or failed without saying where (then SFTP lists the folder)."""
+        result = await self._exec(_FIND_SCRIPT, path)
         if result is None:
             return None
-        if result.exit_status != 0:
-            # Missing folder: raise like SFTP would. Otherwise some subfolder was
-            # unreadable; keep what find could list, as fsspec's walk would.
-            await self._info(path)
         assert isinstance(result.stdout, bytes)
-        body = result.stdout[len(_MARK) :]
-        return sorted(n.decode("utf-8", "surrogateescape") for n in body.split(b"\0") if n)
+        files, links = _parse_find_output(result.stdout[len(_MARK) :])
+        unreadable: list[tuple[str, OSError]] = []
+        if result.exit_status != 0:
+            stderr = result.stderr if isinstance(result.stderr, bytes) else b""
+            errors = _parse_find_errors(stderr, path)
+            if errors is None:
+                return None
+            # Missing folder: raise like SFTP would. A folder gone while find ran is
+            # no error (as in a local walk); the others could not be listed.
+            await self._info(path)
+            unreadable = [(f, e) for f, e in errors if e.errno not in _GONE]
+        return Listing(files, frozenset(links), tuple(unreadable))
+
+    async def _sftp_find(self, top: str) -> Listing:
+        """``_remote_find`` over SFTP, one request per folder, for hosts without a
+        shell. (fsspec's walk would count pipes and sockets as files, and stop at a
+        folder it may not list with asyncssh's own exception.)"""
+        files: list[str] = []
+        links: set[str] = set()
+        unreadable: list[tuple[str, OSError]] = []
+        stack = [top]
+        while stack:
+            folder = stack.pop()
+            try:
+                entries = await self._ls(folder, detail=True)
+            except (FileNotFoundError, NotADirectoryError):
+                if folder == top:
+                    raise
+                continue  # removed meanwhile
+            except asyncssh.SFTPError as exc:  # (a lost connection is no unreadable folder)
+                unreadable.append((folder, _sftp_os_error(exc)))
+                continue
+            except PermissionError as exc:
+                unreadable.append((folder, exc))
+                continue
+            for entry in entries:
+                name = str(entry["name"])
+                kind = entry.get("type")
+                if kind == "directory":
+                    stack.append(name)
+                elif kind in ("file", "link"):  # (SFTP lists what lstat says)
+                    files.append(name)
+                    if kind == "link":
+                        links.add(name)
+        files.sort()
+        return Listing(files, frozenset(links), tuple(unreadable))
 
     # -- downloads -----------------------------------------------------------------
     @wrap_exceptions
@@ -425,6 +485,93 @@ class TrackioSSHFileSystem(SSHFileSystem):
         with contextlib.suppress(Exception):
             async with self._pool.get() as channel:
                 await channel.remove(path)
+
+
+# -- find on the host ----------------------------------------------------------------
+# Files and links, names NUL-ended: a link is printed twice, so the listing also says
+# which entries are links (to a file, a folder or nothing; none of them is followed)
+# without a process per link. `-H`: only the folder given is followed if it is a link,
+# as a local walk does. C locale: the errors come as `find: 'NAME': REASON`.
+_FIND_SCRIPT = (
+    'printf "trackio-tool\\n"; export LC_ALL=C;'
+    ' exec find -H "$1" \\( -type f -print0 \\) -o \\( -type l -print0 -print0 \\)'
+)
+_GONE = (errno.ENOENT, errno.ENOTDIR)
+_ERRNO_OF = {os.strerror(code): code for code in sorted(errno.errorcode, reverse=True)}
+_C_ESCAPES = {"a": 7, "b": 8, "f": 12, "n": 10, "r": 13, "t": 9, "v": 11}
+
+
+def _parse_find_output(body: bytes) -> tuple[list[str], set[str]]:
+    """(files sorted, the links among them) from ``_FIND_SCRIPT``'s output."""
+    files: list[str] = []
+    links: set[str] = set()
+    previous = None
+    for raw in body.split(b"\0"):
+        if not raw:
+            continue
+        if raw == previous:  # (find prints one entry at a time: a pair is a link)
+            links.add(files[-1])
+            previous = None
+            continue
+        previous = raw
+        files.append(raw.decode("utf-8", "surrogateescape"))
+    files.sort()
+    return files, links
+
+
+def _parse_find_errors(stderr: bytes, top: str) -> list[tuple[str, OSError]] | None:
+    """(folder, error) for each ``find: NAME: REASON`` line of ``find``'s stderr; None
+    if there is no such line. A name that cannot be read back, or not below ``top``,
+    is taken to be ``top`` itself: better the whole folder than none."""
+    out: list[tuple[str, OSError]] = []
+    for line in stderr.decode("utf-8", "surrogateescape").splitlines():
+        if not line.startswith("find: ") or ": " not in line[len("find: ") :]:
+            continue  # (a login script's chatter)
+        name, _, reason = line[len("find: ") :].rpartition(": ")
+        folder = _unquote_find_name(name)
+        if folder is None or (folder != top and not folder.startswith(top.rstrip("/") + "/")):
+            folder = top
+        reason = reason.strip()
+        out.append((folder, OSError(_ERRNO_OF.get(reason), reason)))  # (EACCES: PermissionError)
+    return out or None
+
+
+def _unquote_find_name(name: str) -> str | None:
+    """GNU find quotes names C-style in the C locale (``'it\\'s'``, ``'\\303\\251'``);
+    BSD and busybox print them as they are. None: not readable back."""
+    if not (len(name) >= 2 and name[0] == name[-1] == "'"):
+        return name
+    body = name[1:-1]
+    out = bytearray()
+    i = 0
+    while i < len(body):
+        ch = body[i]
+        if ch != "\\":
+            out += ch.encode("utf-8", "surrogateescape")
+            i += 1
+            continue
+        if i + 1 >= len(body):
+            return None
+        nxt = body[i + 1]
+        if nxt in "01234567":
+            j = i + 1
+            while j < min(i + 4, len(body)) and body[j] in "01234567":
+                j += 1
+            out.append(int(body[i + 1 : j], 8) & 0xFF)
+            i = j
+        elif nxt in _C_ESCAPES:
+            out.append(_C_ESCAPES[nxt])
+            i += 2
+        else:  # \\ \' \" \?
+            out += nxt.encode("utf-8", "surrogateescape")
+            i += 2
+    return out.decode("utf-8", "surrogateescape")
+
+
+def _sftp_os_error(exc: asyncssh.SFTPError) -> OSError:
+    if isinstance(exc, asyncssh.SFTPPermissionDenied):
+        return PermissionError(errno.EACCES, os.strerror(errno.EACCES))
+    return OSError(None, str(exc.reason) or type(exc).__name__)
 
 
 # -- connecting ----------------------------------------------------------------------
