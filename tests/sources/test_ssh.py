@@ -593,6 +593,8 @@ def test_an_unreadable_run_folder_is_noted_by_analyze_and_stops_a_merge(
                 r = cli("analyze", url, "-r", "alpha")
                 assert r.exit_code == 0, r.stderr
                 assert r.stderr == ""  # gamma's folder is not alpha's
+        # (This was asyncssh's SFTPPermissionDenied: "the connection ... failed".)
+        one_clean_line(cli("analyze", f"ssh://trk{gamma}/x.db"), "permission denied")
         remote.close_all()
         # The whole media folder: any run's media may be in it.
         gamma.chmod(0o755)

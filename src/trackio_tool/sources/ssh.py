@@ -328,6 +328,14 @@ class TrackioSSHFileSystem(SSHFileSystem):
         return self._run(self._home_dir())
 
     # -- listings ------------------------------------------------------------------
+    async def _info(self, path: str, **kwargs: Any) -> Any:
+        # sshfs turns only "no such file" into an OSError: a path in a folder we may
+        # not read came out as asyncssh's SFTPPermissionDenied ("connection failed").
+        try:
+            return await super()._info(path, **kwargs)
+        except asyncssh.SFTPError as exc:
+            raise _sftp_os_error(exc) from exc
+
     async def _find(
         self, path: str, maxdepth: int | None = None, withdirs: bool = False, **kwargs: Any
     ) -> Any:
