@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import glob
+import json
 import os
 import shutil
 import signal
@@ -524,6 +525,47 @@ def test_links_in_the_media_count_as_locally(
         remote.close_all()
         assert without_source(analyze_json(cli, url)) == local
     remote.close_all()
+    assert tree_digest(outside) == before
+
+
+def test_merge_copies_a_link_to_a_file_and_refuses_other_links(
+    cli: Any, sshd_server: SshdInfo, ssh_home: Path, ssh_dir: Path, tmp_path: Path
+) -> None:
+    """A merge from a local folder copies a link to a file as the file, and a link to a
+    folder or to nothing as a link to the same place; from a host, that place is not
+    here: refused, naming the link, rather than left out (analyze counts it)."""
+    write_tree(ssh_dir, fixture_files("trackio-0.43.0"))
+    outside = _link_zoo(ssh_dir)
+    before = tree_digest(outside)
+    url = f"ssh://trk{ssh_dir}/toyproj.db"
+    target = tmp_path / "out" / "t.db"
+    line = one_clean_line(
+        cli("merge", "--from", url, "--into", str(target), "-r", "gamma"),
+        f"cannot copy ssh://trk{ssh_dir}/media/toyproj/gamma/0/dangling.png: a symbolic link"
+        " to nothing on the host",
+        "(and 1 other such link in the merged runs)",
+        "nothing was changed",
+    )
+    assert "--no-media" in line
+    assert not (tmp_path / "out").exists()
+    r = cli("merge", "--from", url, "--into", str(target), "-r", "gamma", "--dry-run")
+    one_clean_line(r, "dangling.png")
+    r = cli("merge", "--from", url, "--into", str(target), "-r", "gamma", "--no-media")
+    assert r.exit_code == 0, r.stderr
+    target.unlink()
+    (ssh_dir / "media" / "toyproj" / "gamma" / "0" / "dangling.png").unlink()
+    line = one_clean_line(
+        cli("merge", "--from", url, "--into", str(target), "-r", "gamma"),
+        "gamma/to-folder: a symbolic link to a folder on the host",
+    )
+    assert "other such" not in line
+    (ssh_dir / "media" / "toyproj" / "gamma" / "to-folder").unlink()
+    r = cli("merge", "--from", url, "--into", str(target), "-r", "gamma", "--json")
+    assert r.exit_code == 0, r.stderr
+    assert [run["media_files"] for run in json.loads(r.stdout)["runs"]] == [GAMMA_IMAGES + 1]
+    copied = target.parent / "media" / "t" / "gamma" / "0" / "to-file.png"
+    assert not copied.is_symlink()
+    assert copied.read_bytes() == b"behind a link"
     assert tree_digest(outside) == before
 
 

@@ -424,11 +424,14 @@ class TrackioSSHFileSystem(SSHFileSystem):
         self, rpath: str, lpath: str, callback: Any = None, **kwargs: Any
     ) -> None:
         # block_size=-1: the server's own limit (255 KiB on OpenSSH) rather than
-        # sshfs's 48 KiB, about twice as fast for large files.
+        # sshfs's 48 KiB, about twice as fast for large files. follow_symlinks: a link
+        # to a file is fetched as the file (asyncssh would make a link here, and
+        # refuse one that points out of the folder fetched).
         async with self._pool.get() as channel:
             await channel.get(
                 rpath,
                 lpath,
+                follow_symlinks=True,
                 block_size=-1,
                 max_requests=-1,
                 progress_handler=as_progress_handler(callback),

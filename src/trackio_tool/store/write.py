@@ -325,7 +325,8 @@ def _media_roots(root: Path) -> list[Path]:
 def _source_media(files: ProjectFiles, names: Iterable[str]) -> dict[str, list[tuple[str, str]]]:
     """Run name -> [(source file, path relative to the run folder)]: the files
     ``analyze`` counts (``ProjectFiles.media_listing``). A folder of these runs that
-    cannot be listed stops the merge: a copy without its files would look complete."""
+    cannot be listed stops the merge: a copy without its files would look complete; so
+    does a link of a remote source that cannot be copied (``_check_remote_links``)."""
     wanted = set(names)
     found = files.media_listing()
     for u in found.unreadable:
@@ -335,7 +336,48 @@ def _source_media(files: ProjectFiles, names: Iterable[str]) -> dict[str, list[t
                 f"cannot read {u.folder} ({u.why}), which may hold media files of the merged"
                 " runs; nothing was changed (--no-media merges the rows without their media)"
             ) from u.error
-    return {name: found.runs.get(name, []) for name in wanted}
+    plan = {name: found.runs.get(name, []) for name in wanted}
+    if found.links:
+        _check_remote_links(
+            files, [p for items in plan.values() for p, _ in items if p in found.links]
+        )
+    return plan
+
+
+def _check_remote_links(files: ProjectFiles, links: list[str]) -> None:
+    """Links of a remote source (ssh://) are copied as what they hold, which works for a
+    link to a file only (as a local merge copies it). A link to a folder or to nothing
+    is copied as a link by a local merge, pointing at the same place; a place on
+    another host cannot be pointed at from here, and its files are not the merged
+    runs' to copy (analyze counts the link as one file): refused, naming the first,
+    before anything is copied. One request per link: they are few, and merge fetches
+    every file it copies anyway."""
+    far = "on the host, which a copy here could not point at"
+    bad: list[tuple[str, str]] = []
+    for link in sorted(links):
+        try:
+            kind = files.fs.info(link).get("type")
+        except FileNotFoundError:
+            bad.append((link, f"a symbolic link to nothing {far}"))
+            continue
+        except SourceError:
+            raise
+        except OSError as exc:  # (a link into a folder we may not read)
+            why = exc.strerror or str(exc)
+            bad.append((link, f"a symbolic link on the host that cannot be followed ({why})"))
+            continue
+        if kind != "file":
+            to = "a folder" if kind == "directory" else "what is not a file"
+            bad.append((link, f"a symbolic link to {to} {far}"))
+    if not bad:
+        return
+    (first, what), more = bad[0], len(bad) - 1
+    raise SourceError(
+        f"cannot copy {files.url_prefix}{first}: {what}"
+        + (f" (and {plural(more, 'other such link')} in the merged runs)" if more else "")
+        + "; nothing was changed (replace the link on the host with what it points at,"
+        " or --no-media merges the rows without their media)"
+    )
 
 
 def _local_files(folder: Path) -> list[Path]:
