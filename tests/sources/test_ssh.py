@@ -20,6 +20,7 @@ from typing import Any, Literal
 
 import pytest
 
+from tests.commands.test_media_listing import _link_zoo
 from tests.conftest import FIXTURES, tree_digest
 from tests.servers.sshd import SshdInfo
 from tests.servers.tcpproxy import TcpProxy
@@ -480,21 +481,6 @@ def test_media_listing_falls_back_to_sftp_without_a_shell(
 
 # -- links and unreadable folders in the media -------------------------------------
 GAMMA_IMAGES = 4  # media/toyproj/gamma/{0,30,60,90}/<uuid>.png in the 0.43 fixture
-
-
-def _link_zoo(d: Path) -> Path:
-    """Beside gamma's 4 images: a link to a file, a link to a folder (of 2 files) and a
-    dangling link, all relative, into ``d/outside`` (as tests/commands/test_media_listing)."""
-    gamma = d / "media" / "toyproj" / "gamma"
-    outside = d / "outside"
-    (outside / "folder").mkdir(parents=True)
-    (outside / "file.png").write_bytes(b"behind a link")
-    (outside / "folder" / "a.png").write_bytes(b"a")
-    (outside / "folder" / "b.png").write_bytes(b"b")
-    (gamma / "0" / "to-file.png").symlink_to("../../../../outside/file.png")
-    (gamma / "to-folder").symlink_to("../../../outside/folder")
-    (gamma / "0" / "dangling.png").symlink_to("../../../../outside/missing.png")
-    return outside
 
 
 def _media_files(data: dict[str, Any]) -> dict[str, int]:
