@@ -118,7 +118,7 @@ def test_loads_matches_logged_values(row: dict[str, Any], style: str) -> None:
 def test_parsed_keys_are_exact(rows: list[dict[str, Any]], style: str) -> None:
     """Keys found per run are exactly the top-level keys, whatever the nesting or escaping."""
     payloads = [(f"r{i % 2}", encode(r, style)) for i, r in enumerate(rows)]
-    got = set(_decode.parsed_keys(payloads).iter_rows())
+    got = set(_decode.pairs_frame(_decode.parsed_keys(payloads)).iter_rows())
     want = {(f"r{i % 2}", k) for i, row in enumerate(rows) for k in row}
     assert got == want
 
@@ -194,6 +194,8 @@ def test_media_tables_strings_are_not_numeric() -> None:
 def test_a_key_after_a_string_value_is_not_misread() -> None:
     """Found by hypothesis: in {"loss": "NaN", ":": 1} a key regex read '", "' as a key."""
     rows = ['{"loss": "NaN", ":": 9007199254740993}', '{"a": "x,", ":": 1}']
-    got = set(_decode.parsed_keys([("r", rows[0]), ("r", rows[1])]).iter_rows())
+    got = set(
+        _decode.pairs_frame(_decode.parsed_keys([("r", rows[0]), ("r", rows[1])])).iter_rows()
+    )
     assert got == {("r", "loss"), ("r", ":"), ("r", "a")}
     assert set(_decode.decode_payloads(pl.Series(rows)).columns) == {"loss", ":", "a"}

@@ -74,19 +74,22 @@ def map_nonfinite(value: Any) -> Any:
     return value
 
 
-def loads(raw: bytes | str | None) -> Any:
-    """Decode one payload exactly (reference implementation and slow path)."""
-    if raw is None:
-        return None
+def _parse(raw: bytes | str) -> Any:
+    """One payload as JSON, trackio's non-finite strings left as they are; ValueError
+    if it is not JSON (or not UTF-8)."""
     try:
         try:
-            value = orjson.loads(raw)
+            return orjson.loads(raw)
         except orjson.JSONDecodeError:
             # Bare NaN/Infinity tokens (trackio <= 0.4): the stdlib parser accepts them.
-            value = json.loads(raw)
-        return map_nonfinite(value)
+            return json.loads(raw)
     except RecursionError as exc:  # '[' * 50000: no Trackio payload nests like that
         raise ValueError("payload nested too deeply") from exc
+
+
+def loads(raw: bytes | str | None) -> Any:
+    """Decode one payload exactly (reference implementation and slow path)."""
+    return None if raw is None else map_nonfinite(_parse(raw))
 
 
 # Payloads that cannot be read (not JSON, not UTF-8, a number polars cannot hold,
@@ -116,9 +119,9 @@ def loads_or_none(raw: bytes | str | None) -> Any:
         return None
 
 
-def parsed_keys(rows: Sequence[tuple[Any, bytes | str | None]]) -> pl.DataFrame:
-    """Distinct ``(run key, metric)`` pairs: the top-level JSON keys each run logged
-    in ``(run key, payload)`` rows (TEXT or BLOB payloads; invalid ones are counted).
+def parsed_keys(rows: Sequence[tuple[Any, bytes | str | None]]) -> dict[str | None, set[str]]:
+    """Run key (as text) -> the top-level JSON keys it logged in ``(run key, payload)``
+    rows (TEXT or BLOB payloads; invalid ones are counted).
 
     Each payload is parsed by orjson: ~170 MB/s on 20-key and 2,000-key rows alike,
     ~3x (wide rows ~2x) the polars pass it replaces (a flat-row regex extracting the
@@ -129,17 +132,19 @@ def parsed_keys(rows: Sequence[tuple[Any, bytes | str | None]]) -> pl.DataFrame:
         if raw is None:
             continue
         try:
-            value = orjson.loads(raw)
-        except orjson.JSONDecodeError:
-            try:  # bare NaN/Infinity tokens (trackio <= 0.4)
-                value = json.loads(raw)
-            except (ValueError, RecursionError):  # also bad UTF-8
-                invalid += 1
-                continue
+            value = _parse(raw)
+        except ValueError:
+            invalid += 1
+            continue
         if isinstance(value, dict):
             known.setdefault(None if run is None else str(run), set()).update(value)
     if invalid:
         _count_invalid(invalid)
+    return known
+
+
+def pairs_frame(known: Mapping[str | None, Iterable[str]]) -> pl.DataFrame:
+    """Run key -> keys as distinct ``(run_key, metric)`` rows."""
     return pl.DataFrame(
         {
             "run_key": [r for r, ks in known.items() for _ in ks],
@@ -371,12 +376,11 @@ class KeyScanner:
             with self._lock_of(run):
                 self._feed_run(run, part.get_column(text))
 
-    def learn(self, found: pl.DataFrame, *, key: str = "run_key") -> None:
-        """Add ``(run key, metric)`` pairs read exactly elsewhere (``parsed_keys``)."""
-        for (run,), part in found.partition_by(key, as_dict=True).items():
-            run = run if run is None else str(run)
+    def learn(self, found: Mapping[str | None, set[str]]) -> None:
+        """Add keys read exactly elsewhere (``parsed_keys``)."""
+        for run, keys in found.items():
             with self._lock_of(run):
-                self.known.setdefault(run, set()).update(part.get_column("metric").to_list())
+                self.known.setdefault(run, set()).update(keys)
 
     def feed_payloads(self, run: Any, payloads: Sequence[bytes | str | None]) -> None:
         """Scan raw payloads (TEXT or BLOB values) of one run."""
@@ -386,8 +390,7 @@ class KeyScanner:
     def _exact(self, run: str | None, rows: pl.Series) -> int:
         known = self.known.setdefault(run, set())
         before = len(known)
-        found = parsed_keys([(run, t) for t in rows.to_list()])
-        known.update(found.get_column("metric").to_list())
+        known.update(parsed_keys([(run, t) for t in rows.to_list()]).get(run, ()))
         return len(known) - before
 
     def _feed_run(self, run: str | None, rows: pl.Series) -> None:
@@ -441,11 +444,7 @@ class KeyScanner:
         """Distinct ``(run_key, metric)`` found so far."""
         with self._lock:  # called once feeding is over; a copy all the same
             known = {r: set(ks) for r, ks in self.known.items()}
-        runs = [r for r, ks in known.items() for _ in ks]
-        metrics = [k for ks in known.values() for k in ks]
-        return pl.DataFrame(
-            {"run_key": runs, "metric": metrics}, schema={"run_key": pl.String, "metric": pl.String}
-        )
+        return pairs_frame(known)
 
 
 def infer_dtype(values: Iterable[Any]) -> pl.DataType | None:

@@ -458,7 +458,7 @@ class SqliteReader:
         rows = con.execute(f"SELECT {key}, CAST(metrics AS BLOB) FROM {_q(table)}").fetchall()
         if wanted is not None:
             rows = [r for r in rows if r[0] in wanted]
-        return _decode.parsed_keys(rows)
+        return _decode.pairs_frame(_decode.parsed_keys(rows))
 
     def _metric_spans(self) -> list[tuple[Any, ...]]:
         """``_early.spans_sql`` for ``metrics``, run once per reader (and maybe early).
