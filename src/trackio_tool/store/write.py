@@ -57,6 +57,7 @@ from trackio_tool.store.rows import (
     MediaMove,
     RunMap,
     SourceRows,
+    big_blob_sql,
     json_fragment,
     media_path_regex,
 )
@@ -1664,15 +1665,12 @@ def _contains(raw: Any, needle: str) -> bool | None:
 
 
 def _contains_sql(q: str) -> str:
-    """``instr(q, ?) > 0`` (the needle given twice): a BLOB of more than 4 KiB is
+    """``instr(q, ?) > 0`` (the needle given twice): a big BLOB (``big_blob_sql``) is
     searched by ``_contains``, ~3x faster than SQLite's byte-by-byte ``instr`` (a
     drop's look for other runs' references to its files reads every media-free
     payload of the project whole: ~2 s per 10,000 payloads of 2,000 keys), the rest
     by ``instr``, which a Python call per row would slow down."""
-    return (
-        f"(CASE WHEN typeof({q}) = 'blob' AND length({q}) > 4096 THEN {_CONTAINS}({q}, ?)"
-        f" ELSE instr({q}, ?) > 0 END)"
-    )
+    return f"(CASE WHEN {big_blob_sql(q)} THEN {_CONTAINS}({q}, ?) ELSE instr({q}, ?) > 0 END)"
 
 
 def _referenced_files(
