@@ -7,6 +7,7 @@ import sqlite3
 import subprocess
 import sys
 from collections.abc import Callable
+from typing import Any
 from pathlib import Path
 
 import pytest
@@ -144,3 +145,71 @@ def test_not_a_database_is_left_to_the_reader(tmp_path: Path) -> None:
     _early.release(early)
     assert before == {"-wal": False, "-shm": False}
     assert sorted(p.name for p in tmp_path.iterdir()) == ["notes.db"]
+
+
+def _spans_both_ways(db: Path, key: str) -> tuple[list[Any], list[Any]]:
+    con = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
+    try:
+        return (
+            sorted(_early.run_spans(con, key), key=repr),
+            sorted(con.execute(_early.spans_sql(key)).fetchall(), key=repr),
+        )
+    finally:
+        con.close()
+
+
+@pytest.mark.parametrize(
+    ("fixture", "key"),
+    [("trackio-0.43.0", "run_id"), ("trackio-0.20.2", "run_name"), ("trackio-0.2.9", "run_name")],
+)
+def test_run_spans_equal_the_plain_aggregate(tmp_path: Path, fixture: str, key: str) -> None:
+    runs = 0
+    for src in sorted((FIXTURES / fixture).glob("*.db")):
+        db = tmp_path / src.name  # a read-only open of a WAL file adds -wal/-shm beside it
+        shutil.copyfile(src, db)
+        fast, plain = _spans_both_ways(db, key)
+        assert fast == plain
+        runs += len(fast)
+    assert runs >= 3
+
+
+def test_run_spans_seek_steps_the_way_the_aggregate_reads_them(tmp_path: Path) -> None:
+    """Step ranges come from seeks in the (run_id, step) index: they must match the
+    aggregate where steps go back (a resumed run), are NULL, or the run key is NULL."""
+    db = tmp_path / "toyproj.db"
+    shutil.copyfile(DB, db)
+    con = sqlite3.connect(db)
+    with con:
+        (run,) = con.execute("SELECT run_id FROM metrics ORDER BY id LIMIT 1").fetchone()
+        con.execute(
+            "INSERT INTO metrics (run_id, timestamp, run_name, step, metrics)"
+            " SELECT run_id, timestamp, run_name, step - 1000, metrics FROM metrics"
+            " WHERE run_id = ? LIMIT 3",
+            (run,),
+        )
+    con.close()
+    # NULLs: a copy of the table without the NOT NULL constraints, same indexes.
+    nullable = tmp_path / "nullable.db"
+    con = sqlite3.connect(nullable)
+    with con:
+        con.execute(
+            "CREATE TABLE metrics (id INTEGER PRIMARY KEY, run_id TEXT, timestamp TEXT,"
+            " run_name TEXT, step INTEGER, metrics TEXT)"
+        )
+        con.execute("CREATE INDEX idx_metrics_run_step ON metrics(run_id, step)")
+        con.executemany(
+            "INSERT INTO metrics (run_id, timestamp, run_name, step, metrics) VALUES (?, ?, ?, ?, ?)",
+            [
+                ("a", "t", "a", 5, "{}"),
+                ("a", "t", "a", None, "{}"),
+                ("a", "t", "a", 2, "{}"),
+                (None, "t", "x", 7, "{}"),
+                (None, "t", "x", 3, "{}"),
+                ("b", "t", "b", None, "{}"),
+            ],
+        )
+    con.close()
+    for path in (db, nullable):
+        fast, plain = _spans_both_ways(path, "run_id")
+        assert fast == plain
+    assert ("b", 1, None, None, 6, 6) in fast

@@ -1,8 +1,8 @@
 """Start the run-span query of a local ``.db`` while Python is still importing.
 
 A summary of a Trackio database starts with one aggregate over every row: per
-run, its row count, step range and first/last rowid (``spans_sql``, one scan of
-Trackio's ``(run_id, step)`` index; ~0.35 s per million rows). It needs only
+run, its row count, step range and first/last rowid (``run_spans``, one scan of
+Trackio's ``(run_id, step)`` index; ~0.4 s per million rows). It needs only
 ``sqlite3``, while the command itself first spends ~0.4 s importing polars and
 resolving its sources on one core. ``start`` runs the query on a thread right
 after the arguments are parsed, so it is usually done when the reader asks.
@@ -38,6 +38,32 @@ def spans_sql(key: str) -> str:
         f"SELECT {key}, COUNT(*), MIN(step), MAX(step), MIN(rowid), MAX(rowid)"
         f" FROM metrics GROUP BY {key}"
     )
+
+
+def run_spans(con: sqlite3.Connection, key: str) -> Spans:
+    """``spans_sql``'s rows, faster where Trackio's ``(key, step)`` index exists.
+
+    Each aggregate costs SQLite ~0.12 s per million rows; the step range of a
+    run is the first and last entry of that index, two seeks per run. So the
+    scan keeps only the count and the rowid range (1M rows: 0.39 s, not 0.64 s).
+    """
+    indexes = [
+        row[1] for row in con.execute("PRAGMA index_list(metrics)").fetchall() if not row[4]
+    ]  # a partial index (row[4]) does not hold every row
+    if not any(
+        [c[2] for c in con.execute(f"PRAGMA index_info({_sqlite_ro.quote_name(name)})").fetchall()][:2]
+        == [key, "step"]
+        for name in indexes
+    ):
+        return con.execute(spans_sql(key)).fetchall()
+    rows = con.execute(
+        f"SELECT {key}, COUNT(*), MIN(rowid), MAX(rowid) FROM metrics GROUP BY {key}"
+    ).fetchall()
+    steps = (
+        f"SELECT MIN(step), (SELECT MAX(step) FROM metrics WHERE {key} IS ?1)"
+        f" FROM metrics WHERE {key} IS ?1"
+    )
+    return [(run, n, *con.execute(steps, (run,)).fetchone(), lo, hi) for run, n, lo, hi in rows]
 
 
 def _stamp(path: Path) -> tuple[Any, ...] | None:
@@ -109,7 +135,7 @@ def _run(early: Early) -> None:
             if "step" not in columns:
                 raise ValueError("no metrics table with steps")
             key = "run_id" if "run_id" in columns else "run_name"
-            early.result.set_result((key, con.execute(spans_sql(key)).fetchall()))
+            early.result.set_result((key, run_spans(con, key)))
         finally:
             early.con = None
             con.close()

@@ -16,6 +16,11 @@ SIDECARS = ("-wal", "-shm")
 SQLITE_MAGIC = b"SQLite format 3\x00"  # the first 16 bytes of every SQLite file
 
 
+def quote_name(name: str) -> str:
+    """An SQL identifier, quoted (a table or index may be called anything)."""
+    return '"' + name.replace('"', '""') + '"'
+
+
 def connect_ro(path: Path, *, timeout: float = 30) -> sqlite3.Connection:
     """``mode=ro`` (never ``immutable=1``): rows that live only in ``-wal`` are seen."""
     # fsencode: a file name that is not UTF-8 (surrogate-escaped by Python) still opens.

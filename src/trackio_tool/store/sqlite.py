@@ -110,8 +110,7 @@ def _nearly_full(path: Path) -> bool:
         return False
 
 
-def _q(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
+_q = _sqlite_ro.quote_name
 
 
 _METRICS_REQUIRED = ("run_name", "step", "timestamp", "metrics")
@@ -462,7 +461,7 @@ class SqliteReader:
         return _decode.pairs_frame(_decode.parsed_keys(rows))
 
     def _metric_spans(self) -> list[tuple[Any, ...]]:
-        """``_early.spans_sql`` for ``metrics``, run once per reader (and maybe early).
+        """``_early.run_spans`` for ``metrics``, run once per reader (and maybe early).
 
         Both the run index and the key scan need it, often at the same moment.
         """
@@ -473,7 +472,7 @@ class SqliteReader:
                 if spans is None:
                     con = self._connect(self._opened)
                     try:
-                        spans = con.execute(_early.spans_sql(key)).fetchall()
+                        spans = _early.run_spans(con, key)
                     finally:
                         con.close()
                 self._spans = spans
