@@ -361,3 +361,33 @@ def test_many_short_runs_are_read_together(tmp_path: Path, monkeypatch: pytest.M
         picked = ["id5", "id6", "id8", "id999"]
         got = set(reader.metric_keys(picked).iter_rows())
         assert got == {p for p in want if p[0] in picked}
+
+
+def test_windows_with_null_payloads_are_read_exactly(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A joined window counts its rows with COUNT(*), which a NULL payload (left out of
+    the join) makes disagree with the blob's lines: such windows, and windows of NULLs
+    only, must still give exactly the keys of their other rows."""
+    monkeypatch.setattr(sqlite, "SMALL_TABLE_ROWS", 0)
+    monkeypatch.setattr(sqlite, "WINDOW_BYTES", 2000)
+    db = tmp_path / "nulls.db"
+    con = sqlite3.connect(db)
+    with con:
+        con.execute(
+            "CREATE TABLE metrics (id INTEGER PRIMARY KEY, run_id TEXT, timestamp TEXT,"
+            " run_name TEXT, step INTEGER, metrics TEXT)"
+        )
+        rows = []
+        for i in range(600):
+            payload: str | None = json.dumps({"loss": i, **({"late": 1} if i == 333 else {})})
+            if 100 <= i < 300 or i % 7 == 0:  # whole windows of NULLs, and NULLs among rows
+                payload = None
+            rows.append(("rid", "2026-01-01T00:00:00", "A", i, payload))
+        con.executemany(
+            "INSERT INTO metrics (run_id, timestamp, run_name, step, metrics) VALUES (?,?,?,?,?)",
+            rows,
+        )
+    con.close()
+    with sqlite.SqliteReader(db) as reader:
+        assert sorted(reader.metric_keys().iter_rows()) == [("rid", "late"), ("rid", "loss")]

