@@ -51,7 +51,9 @@ def run_spans(con: sqlite3.Connection, key: str) -> Spans:
         row[1] for row in con.execute("PRAGMA index_list(metrics)").fetchall() if not row[4]
     ]  # a partial index (row[4]) does not hold every row
     if not any(
-        [c[2] for c in con.execute(f"PRAGMA index_info({_sqlite_ro.quote_name(name)})").fetchall()][:2]
+        [c[2] for c in con.execute(f"PRAGMA index_info({_sqlite_ro.quote_name(name)})").fetchall()][
+            :2
+        ]
         == [key, "step"]
         for name in indexes
     ):
