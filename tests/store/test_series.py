@@ -852,3 +852,30 @@ def test_windowed_fetch_reads_what_the_row_fetch_reads(
             if not timestamps:
                 want_numeric = want_numeric.with_columns(pl.lit(None, pl.String).alias("timestamp"))
             assert_frame_equal(_floats(got), _floats(want_numeric))
+
+
+def test_windowed_fetch_reads_one_snapshot(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The windows are separate queries; a run deleted by another process between two of
+    them (a `drop` while `plot` reads) must not vanish from the later windows only."""
+    monkeypatch.setattr(numeric, "CHUNK_ROWS", 7)
+    db = tmp_path / "toyproj.db"
+    db.write_bytes((FIXTURES / "trackio-0.43.0" / "toyproj.db").read_bytes())
+    writer = sqlite3.connect(db)
+    assert writer.execute("PRAGMA journal_mode=WAL").fetchone()[0] == "wal"
+    before = writer.execute("SELECT COUNT(*) FROM metrics").fetchone()[0]
+    for files in resolve_sources([str(db)]):
+        with open_project(files) as project:
+            reader = project.reader
+            con = reader._connect(reader._opened)
+            try:
+                chunks = numeric._fetch_windows(
+                    reader, con, "metrics", reader.run_key_column, None, timestamps=False
+                )
+                first = next(chunks)
+                with writer:
+                    writer.execute("DELETE FROM metrics")
+                rest = list(chunks)
+            finally:
+                con.close()
+    writer.close()
+    assert first.height + sum(c.height for c in rest) == before > 2 * 7

@@ -164,12 +164,31 @@ def _fetch_windows(
     """
     import sqlite3
 
-    wanted = None if run_keys is None else set(run_keys)
     try:
-        not_null = {r[1] for r in con.execute(f"PRAGMA table_info({_q(table)})") if r[3]}
-        groups = reader._run_groups(con, table, key)
+        # One read transaction: every window sees the same snapshot, as one SELECT did.
+        con.execute("BEGIN")
+        try:
+            yield from _windows(reader, con, table, key, run_keys, timestamps=timestamps)
+        finally:
+            con.rollback()
     except sqlite3.DatabaseError as exc:
         raise reader.translate(exc) from exc
+
+
+def _windows(
+    reader: SqliteReader,
+    con: Any,
+    table: str,
+    key: str,
+    run_keys: Sequence[str] | None,
+    *,
+    timestamps: bool,
+) -> Iterator[pl.DataFrame]:
+    import sqlite3
+
+    wanted = None if run_keys is None else set(run_keys)
+    not_null = {r[1] for r in con.execute(f"PRAGMA table_info({_q(table)})") if r[3]}
+    groups = reader._run_groups(con, table, key)
     # group_concat leaves NULLs out, so a NULL would shift every later value of its
     # window; columns that may hold one are counted (which reads them) to notice it.
     cols = ["metrics", "step", *(["timestamp"] if timestamps else [])]
@@ -201,8 +220,6 @@ def _fetch_windows(
                 blob, steps, stamps, n, *present = con.execute(joined, (a, b)).fetchone()
             except sqlite3.DataError:  # past SQLite's string length limit
                 blob, steps, stamps, n, present = None, None, None, -1, []
-            except sqlite3.DatabaseError as exc:
-                raise reader.translate(exc) from exc
             if not n:
                 continue
             chunk = None
