@@ -1,4 +1,4 @@
-from trackio_tool.cli import main
+from trackio_tool._entry import main
 
 if __name__ == "__main__":
     main()

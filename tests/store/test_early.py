@@ -128,7 +128,12 @@ def test_failing_command_leaves_no_sidecars(tmp_path: Path, cli: Callable[..., C
 
 def test_real_process_leaves_no_sidecars(tmp_path: Path) -> None:
     db = _wal_copy(tmp_path)
-    for args in (["analyze", "--json", str(db)], ["analyze", str(db), str(tmp_path / "no.db")]):
+    for args in (
+        ["analyze", "--json", str(db)],
+        ["analyze", str(db), str(tmp_path / "no.db")],
+        ["analyze", "--no-such-option", str(db)],  # started by the entry point, never claimed
+        ["plot", f"{db},{tmp_path / 'no.db'}", "-o", str(tmp_path / "x.html")],
+    ):
         subprocess.run(
             [sys.executable, "-m", "trackio_tool", *args], capture_output=True, check=False
         )
@@ -213,3 +218,22 @@ def test_run_spans_seek_steps_the_way_the_aggregate_reads_them(tmp_path: Path) -
         fast, plain = _spans_both_ways(path, "run_id")
         assert fast == plain
     assert ("b", 1, None, None, 6, 6) in fast
+
+
+def test_entry_point_starts_the_queries_of_the_files_it_names(tmp_path: Path) -> None:
+    """Before typer is imported, only `.db` arguments of analyze and plot are started."""
+    from trackio_tool import _entry
+
+    a, b = tmp_path / "a.db", tmp_path / "b.db"
+    for p in (a, b):
+        shutil.copyfile(DB, p)
+    _early.finish()  # forget what earlier tests started
+    try:
+        _entry.start_early(["merge", "--from", str(a), "--into", str(b)])
+        assert not _early._started
+        _entry.start_early(["plot", f"{a},{b}", "--run", "x", "-o", str(tmp_path / "p.png")])
+        assert sorted(_early._started) == sorted(_early._id(p) for p in (a, b))
+    finally:
+        _early.finish()
+    assert not _early._started
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.db", "b.db"]

@@ -58,14 +58,14 @@ def run_spans(con: sqlite3.Connection, key: str) -> Spans:
         for name in indexes
     ):
         return con.execute(spans_sql(key)).fetchall()
-    rows = con.execute(
-        f"SELECT {key}, COUNT(*), MIN(rowid), MAX(rowid) FROM metrics GROUP BY {key}"
+    # One statement: run while the command imports, a Python round trip per run
+    # would wait for the GIL each time.
+    return con.execute(
+        f"SELECT k, n, (SELECT MIN(step) FROM metrics WHERE {key} IS k),"
+        f" (SELECT MAX(step) FROM metrics WHERE {key} IS k), lo, hi FROM"
+        f" (SELECT {key} AS k, COUNT(*) AS n, MIN(rowid) AS lo, MAX(rowid) AS hi"
+        f" FROM metrics GROUP BY {key})"
     ).fetchall()
-    steps = (
-        f"SELECT MIN(step), (SELECT MAX(step) FROM metrics WHERE {key} IS ?1)"
-        f" FROM metrics WHERE {key} IS ?1"
-    )
-    return [(run, n, *con.execute(steps, (run,)).fetchone(), lo, hi) for run, n, lo, hi in rows]
 
 
 def _stamp(path: Path) -> tuple[Any, ...] | None:
