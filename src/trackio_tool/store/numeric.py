@@ -22,8 +22,9 @@ The result equals ``read_numeric(...)`` with every value column cast to Float64
 (columns may come in another order). Booleans and strings are never numbers
 (rows where one would decode as a number take the exact path).
 
-On 1M rows (benchmarks/) it reads in about 6.5-7 s where ``read_numeric`` takes
-about 25 s; JSON decoding in polars is most of what is left.
+On 1M rows (benchmarks/) it reads in about 5 s where ``read_numeric`` takes
+about 25 s; JSON decoding in polars is most of what is left. Runs alone in their
+rowid range are fetched in windows SQLite joins (``_fetch_windows``).
 """
 
 from __future__ import annotations
@@ -168,27 +169,46 @@ def _fetch_windows(
         # One read transaction: every window sees the same snapshot, as one SELECT did.
         con.execute("BEGIN")
         try:
-            yield from _windows(reader, con, table, key, run_keys, timestamps=timestamps)
+            not_null = {r[1] for r in con.execute(f"PRAGMA table_info({_q(table)})") if r[3]}
+            groups = reader._run_groups(con, table, key)
+            joined, by_row = _window_queries(table, key, timestamps, not_null)
+            wanted = None if run_keys is None else set(run_keys)
+            for group in groups:
+                runs = [s[0] for s in group if wanted is None or s[0] in wanted]
+                if not runs:
+                    continue
+                lo, hi = min(s[1] for s in group), max(s[2] for s in group)
+                if len(group) > 1:  # runs interleave: every row with its run key
+                    where = f" AND +{key} IN ({','.join('?' * len(runs))}) ORDER BY id"
+                    yield from _fetch(reader, con, by_row + where, [lo, hi + 1, *runs])
+                    continue
+                run, _, _, count = group[0]
+                width = max(1, (hi - lo + 1) * CHUNK_ROWS // max(count, 1))
+                for a in range(lo, hi + 1, width):
+                    b = min(a + width, hi + 1)
+                    try:
+                        blob, steps, stamps, n, *present = con.execute(joined, (a, b)).fetchone()
+                    except sqlite3.DataError:  # past SQLite's string length limit
+                        blob, steps, stamps, n, present = None, None, None, -1, []
+                    if not n:
+                        continue
+                    chunk = None
+                    if blob is not None and steps is not None and all(c == n for c in present):
+                        chunk = _split_window(
+                            str(run), blob, steps, stamps if timestamps else None, n
+                        )
+                    if chunk is None:
+                        yield from _fetch(reader, con, by_row + " ORDER BY id", [a, b])
+                    else:
+                        yield chunk
         finally:
             con.rollback()
     except sqlite3.DatabaseError as exc:
         raise reader.translate(exc) from exc
 
 
-def _windows(
-    reader: SqliteReader,
-    con: Any,
-    table: str,
-    key: str,
-    run_keys: Sequence[str] | None,
-    *,
-    timestamps: bool,
-) -> Iterator[pl.DataFrame]:
-    import sqlite3
-
-    wanted = None if run_keys is None else set(run_keys)
-    not_null = {r[1] for r in con.execute(f"PRAGMA table_info({_q(table)})") if r[3]}
-    groups = reader._run_groups(con, table, key)
+def _window_queries(table: str, key: str, timestamps: bool, not_null: set[str]) -> tuple[str, str]:
+    """The query joining a rowid range in SQLite, and the one reading it row by row."""
     # group_concat leaves NULLs out, so a NULL would shift every later value of its
     # window; columns that may hold one are counted (which reads them) to notice it.
     cols = ["metrics", "step", *(["timestamp"] if timestamps else [])]
@@ -203,32 +223,7 @@ def _windows(
         f"SELECT {key}, step, {'timestamp' if timestamps else 'NULL'}, CAST(metrics AS BLOB)"
         f" FROM {_q(table)} WHERE rowid >= ? AND rowid < ?"
     )
-    for group in groups:
-        runs = [s[0] for s in group if wanted is None or s[0] in wanted]
-        if not runs:
-            continue
-        lo, hi = min(s[1] for s in group), max(s[2] for s in group)
-        if len(group) > 1:  # runs interleave: every row with its run key
-            where = f" AND +{key} IN ({','.join('?' * len(runs))}) ORDER BY id"
-            yield from _fetch(reader, con, by_row + where, [lo, hi + 1, *runs])
-            continue
-        run, _, _, count = group[0]
-        width = max(1, (hi - lo + 1) * CHUNK_ROWS // max(count, 1))
-        for a in range(lo, hi + 1, width):
-            b = min(a + width, hi + 1)
-            try:
-                blob, steps, stamps, n, *present = con.execute(joined, (a, b)).fetchone()
-            except sqlite3.DataError:  # past SQLite's string length limit
-                blob, steps, stamps, n, present = None, None, None, -1, []
-            if not n:
-                continue
-            chunk = None
-            if blob is not None and steps is not None and all(c == n for c in present):
-                chunk = _split_window(str(run), blob, steps, stamps if timestamps else None, n)
-            if chunk is None:
-                yield from _fetch(reader, con, by_row + " ORDER BY id", [a, b])
-            else:
-                yield chunk
+    return joined, by_row
 
 
 def _split_window(
