@@ -4,8 +4,10 @@ A summary of a Trackio database starts with one aggregate over every row: per
 run, its row count, step range and first/last rowid (``run_spans``, one scan of
 Trackio's ``(run_id, step)`` index; ~0.4 s per million rows). It needs only
 ``sqlite3``, while the command itself first spends ~0.4 s importing polars and
-resolving its sources on one core. ``start`` runs the query on a thread right
-after the arguments are parsed, so it is usually done when the reader asks.
+resolving its sources on one core. ``start`` runs the query on a thread: the
+console script (``_entry``) calls it for the ``.db`` arguments of analyze and plot
+before it even imports typer, the commands again once their arguments are parsed
+(a second call for the same file does nothing); it is usually done when the reader asks.
 
 The result is only used if the file is unchanged since the query began (size
 and mtime of the ``.db`` and of a non-empty ``-wal``). The read-only open may
