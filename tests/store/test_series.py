@@ -879,3 +879,21 @@ def test_windowed_fetch_reads_one_snapshot(tmp_path: Path, monkeypatch: pytest.M
                 con.close()
     writer.close()
     assert first.height + sum(c.height for c in rest) == before > 2 * 7
+
+
+def test_windowed_fetch_left_half_read_closes_quietly(tmp_path: Path) -> None:
+    """A failed decode leaves the fetch generator half read; the reader closes its
+    connection first, and the generator's end must not raise then (in garbage
+    collection that would print "Exception ignored" on stderr)."""
+    db = tmp_path / "toyproj.db"
+    db.write_bytes((FIXTURES / "trackio-0.43.0" / "toyproj.db").read_bytes())
+    for files in resolve_sources([str(db)]):
+        with open_project(files) as project:
+            reader = project.reader
+            con = reader._connect(reader._opened)
+            chunks = numeric._fetch_windows(
+                reader, con, "metrics", reader.run_key_column, None, timestamps=False
+            )
+            assert next(chunks).height
+            con.close()
+            chunks.close()

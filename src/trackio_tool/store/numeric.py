@@ -29,6 +29,7 @@ rowid range are fetched in windows SQLite joins (``_fetch_windows``).
 
 from __future__ import annotations
 
+import contextlib
 import math
 import re
 import threading
@@ -202,7 +203,10 @@ def _fetch_windows(
                     else:
                         yield chunk
         finally:
-            con.rollback()
+            # The reader may have closed the connection already (a failed decode left
+            # this generator half read): ending the transaction then is moot.
+            with contextlib.suppress(sqlite3.Error):
+                con.rollback()
     except sqlite3.DatabaseError as exc:
         raise reader.translate(exc) from exc
 
