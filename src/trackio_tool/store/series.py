@@ -611,7 +611,8 @@ def collect(
                 xa = xs.to_numpy()
                 for metric in wanted:
                     ys = part.get_column(metric).alias("y")  # "^a$" is a pattern to polars
-                    present = ys.is_not_null().to_numpy() & has_x
+                    # No nulls (the usual case): no mask to build.
+                    present = ys.is_not_null().to_numpy() & has_x if ys.null_count() else has_x
                     if not present.any():
                         continue
                     ya = ys.to_numpy()
