@@ -897,3 +897,21 @@ def test_windowed_fetch_left_half_read_closes_quietly(tmp_path: Path) -> None:
             assert next(chunks).height
             con.close()
             chunks.close()
+
+
+@pytest.mark.parametrize(
+    "keys",
+    [
+        ["a", "a", "b", "b", "b", "c"],  # one stretch per run: slices
+        ["a", "b", "a", "b", "c", "c"],  # logged at the same time
+        ["a", "a", "b", "a", None, None],  # a run resumed after another; a NULL key
+        [],
+    ],
+)
+def test_rows_by_run_equal_a_partition(keys: list[str | None]) -> None:
+    data = pl.DataFrame({"run_key": pl.Series(keys, dtype=pl.String), "v": list(range(len(keys)))})
+    got = [(k, part) for k, part in series._by_run(data)]
+    want = [(k, part) for (k,), part in data.partition_by("run_key", as_dict=True).items()]
+    assert [k for k, _ in got] == [k for k, _ in want]
+    for (_, a), (_, b) in zip(got, want, strict=True):
+        assert_frame_equal(a, b)

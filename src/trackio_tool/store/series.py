@@ -17,7 +17,7 @@ from __future__ import annotations
 import contextlib
 import fnmatch
 import math
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from typing import Any, Literal
@@ -600,7 +600,7 @@ def collect(
             data = with_x(data, mode)
             wanted = [c for c in data.columns if c not in (*STRUCTURAL, "_x")]
             pending = []
-            for (key,), part in data.partition_by("run_key", as_dict=True).items():
+            for key, part in _by_run(data):
                 run = position.get((pidx, key))
                 if run is None:
                     continue
@@ -662,6 +662,22 @@ def collect(
         table=table,
         notes=notes,
     )
+
+
+def _by_run(data: pl.DataFrame) -> Iterator[tuple[Any, pl.DataFrame]]:
+    """Each run's rows, in the order runs first appear. Rows come in log order, where
+    a run's rows are usually one stretch: slices then (no copy; partitioning 1M rows
+    copied them all, ~0.15 s); runs logged at the same time are partitioned."""
+    stretches = data.get_column("run_key").rle()
+    values = stretches.struct.field("value").to_list()
+    if len(set(values)) < len(values):
+        for (key,), part in data.partition_by("run_key", as_dict=True).items():
+            yield key, part
+        return
+    start = 0
+    for key, length in zip(values, stretches.struct.field("len").to_list(), strict=True):
+        yield key, data.slice(start, length)
+        start += length
 
 
 def _kept(column: str, metrics: set[str]) -> bool:
