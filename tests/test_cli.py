@@ -384,3 +384,26 @@ def test_a_deleted_current_folder_is_one_clear_line(fixture_copy: Callable[[str]
     assert proc.returncode == 0, proc.stderr
     proc = run("plot", str(db), "-o", str(d / "x.html"), "-q")
     assert (proc.returncode, proc.stdout) == (0, f"{d / 'x.html'}\n"), proc.stderr
+
+
+def test_tilde_of_an_unknown_user_is_one_clean_line(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, cli: Callable[..., Any]
+) -> None:
+    """`~nosuchuser/x.db` (a shell leaves it as typed) made pathlib raise RuntimeError:
+    "unexpected RuntimeError" for every command. Read as the shell does, it is a path
+    that does not exist; a write target there is refused, not created under ./~nosuchuser."""
+    monkeypatch.chdir(tmp_path)
+    example = str(REPO / "examples" / "trackio-0.43.0" / "toyproj.db")
+    for args, says in [
+        (["analyze", "~nosuchuser/x.db"], "no such file or directory: ~nosuchuser/x.db"),
+        (["plot", "~nosuchuser/x.db,b.db", "-o", "p.html"], "no such file or directory"),
+        (["plot", example, "-o", "~nosuchuser/p.png"], "the folder ~nosuchuser does not exist"),
+        (["merge", "--from", example, "--into", "~nosuchuser/t.db"], "~nosuchuser is no home"),
+        (["drop", "~nosuchuser/t.db", "--run", "alpha"], "~nosuchuser is no home"),
+    ]:
+        result = cli(*args)
+        assert result.exit_code == 1, (args, result.stderr)
+        assert says in result.stderr, result.stderr
+        assert result.stderr.count("\n") == 1, result.stderr
+        assert "unexpected" not in result.stderr
+    assert list(tmp_path.iterdir()) == []

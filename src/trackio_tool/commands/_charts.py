@@ -96,7 +96,7 @@ class Page:
 
 def check_target(output: str | Path) -> Target:
     """The output file and its format, refused before any data is read."""
-    path = Path(output).expanduser()
+    path = Path(os.path.expanduser(output))
     if not path.is_absolute():
         # A deleted current folder fails here (FileNotFoundError, which the boundary
         # explains) rather than after the whole figure was read and rendered.

@@ -102,7 +102,7 @@ def _projects(ctx: typer.Context) -> list[tuple[Path, list[_Run]]]:
     for src in _source_from_line(ctx):
         if "://" in src:
             continue
-        path = Path(src).expanduser()
+        path = Path(os.path.expanduser(src))
         if _bare_name(src, path):
             path = default_trackio_dir() / f"{canonical_project_name(src)}.db"
             if not path.is_file() and path.with_suffix(".parquet").exists():

@@ -15,7 +15,7 @@ def split_source_args(values: Iterable[str]) -> list[str]:
     """
     out: list[str] = []
     for value in values:
-        if "," in value and not Path(value).expanduser().exists():
+        if "," in value and not Path(os.path.expanduser(value)).exists():
             out.extend(part for part in (p.strip() for p in value.split(",")) if part)
         elif value.strip():
             out.append(value.strip())

@@ -271,7 +271,7 @@ def _resolve_one(spec: str, tdir: Path) -> list[ProjectFiles]:
     if is_url(spec):
         fs, path, prefix = open_url(spec)
         return _resolve_path(path, fs, source=redact(spec), url_prefix=prefix)
-    path = Path(spec).expanduser()
+    path = Path(os.path.expanduser(spec))
     if path.exists() or os.path.lexists(path):
         return _resolve_path(os.path.abspath(path), _local_fs(), source=spec, url_prefix="")
     # A bare project name (no separator, no known suffix) is looked up in TRACKIO_DIR.

@@ -27,7 +27,7 @@ def raw_name_folders(folders: Iterable[str], project: str) -> list[str]:
 def default_trackio_dir() -> Path:
     """``$TRACKIO_DIR``, else ``$HF_HOME/trackio``, else ``~/.cache/huggingface/trackio``."""
     if env := os.environ.get("TRACKIO_DIR"):
-        return Path(env).expanduser()
+        return Path(os.path.expanduser(env))
     hf_home = os.environ.get("HF_HOME")
-    base = Path(hf_home).expanduser() if hf_home else Path.home() / ".cache" / "huggingface"
+    base = Path(os.path.expanduser(hf_home)) if hf_home else Path.home() / ".cache" / "huggingface"
     return base / "trackio"

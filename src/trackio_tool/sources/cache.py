@@ -61,7 +61,7 @@ Snapshotter = Callable[[str, Path], bool]
 def cache_dir() -> Path:
     """``$TRACKIO_TOOL_CACHE`` or the platform's user cache folder."""
     if env := os.environ.get(CACHE_ENV):
-        return Path(env).expanduser()
+        return Path(os.path.expanduser(env))
     from platformdirs import user_cache_dir
 
     return Path(user_cache_dir("trackio-tool")) / "downloads"

@@ -115,9 +115,15 @@ def _id(path: Path) -> str:
 
 
 def start(path: str | os.PathLike[str]) -> None:
-    """Begin the span query of ``path`` if it is a local SQLite file (else do nothing)."""
-    p = Path(path).expanduser()
-    if p.suffix != ".db" or not p.is_file():
+    """Begin the span query of ``path`` if it is a local SQLite file (else do nothing).
+
+    Never raises: whatever is wrong with the argument is the command's to report.
+    """
+    try:
+        p = Path(os.path.expanduser(path))  # (os.path leaves `~nosuchuser` as it is)
+        if p.suffix != ".db" or not p.is_file():
+            return
+    except (OSError, ValueError, RuntimeError):
         return
     with _lock:
         if _id(p) in _started:

@@ -168,7 +168,11 @@ def _target_path(target: str | os.PathLike[str]) -> Path:
     text = os.fspath(target)
     if is_url(text):
         raise WriteError(f"only local .db files can be changed, not {text}")
-    path = Path(text).expanduser().absolute()
+    expanded = os.path.expanduser(text)
+    if expanded.startswith("~"):  # `~name/...` with no user `name`: not a folder to create
+        user = expanded[1:].split(os.sep, 1)[0]
+        raise WriteError(f"target {text}: ~{user} is no home folder (there is no user {user!r})")
+    path = Path(expanded).absolute()
     if path.suffix != ".db":
         raise NotATrackioFileError(
             f"target {text} is not a .db file (Trackio projects are <project>.db)"
