@@ -16,7 +16,10 @@ _EARLY_COMMANDS = ("analyze", "plot")
 
 
 def main() -> None:
-    start_early(sys.argv[1:])
+    try:
+        start_early(sys.argv[1:])
+    except Exception:  # only a head start: whatever fails here, the command reports
+        pass
     from trackio_tool.cli import main as cli_main
 
     cli_main()
