@@ -9,6 +9,7 @@ does not open is never claimed, and its query is stopped when the command ends.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
 
@@ -16,10 +17,9 @@ _EARLY_COMMANDS = ("analyze", "plot")
 
 
 def main() -> None:
-    try:
+    # Only a head start: whatever fails here is the command's to report.
+    with contextlib.suppress(Exception):
         start_early(sys.argv[1:])
-    except Exception:  # only a head start: whatever fails here, the command reports
-        pass
     from trackio_tool.cli import main as cli_main
 
     cli_main()
