@@ -10,7 +10,6 @@ does not open is never claimed, and its query is stopped when the command ends.
 from __future__ import annotations
 
 import contextlib
-import os
 import sys
 
 _EARLY_COMMANDS = ("analyze", "plot")
@@ -29,15 +28,9 @@ def start_early(args: list[str]) -> None:
     """``_early.start`` for each ``.db`` named among the arguments of analyze or plot."""
     if not args or args[0] not in _EARLY_COMMANDS:
         return
-    paths = []
-    for arg in args[1:]:
-        if arg.startswith("-") or (not arg.endswith(".db") and ".db," not in arg):
-            continue
-        parts = arg.split(",") if "," in arg and not os.path.exists(arg) else [arg]
-        paths += [p.strip() for p in parts if p.strip().endswith(".db")]
-    if not paths:
-        return
+    from trackio_tool.sources._args import split_source_args
     from trackio_tool.store import _early
 
-    for path in paths:
+    # Option values too (`--run x`): a name that is no .db file is passed over.
+    for path in split_source_args(a for a in args[1:] if not a.startswith("-")):
         _early.start(path)

@@ -21,6 +21,16 @@ def quote_name(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
 
+def index_columns(con: sqlite3.Connection, table: str) -> list[list[str]]:
+    """The column lists of ``table``'s indexes. A partial index (``WHERE ...``) holds
+    only some rows, so no query for a run or a step range can use it: left out."""
+    return [
+        [c[2] for c in con.execute(f"PRAGMA index_info({quote_name(row[1])})").fetchall()]
+        for row in con.execute(f"PRAGMA index_list({quote_name(table)})").fetchall()
+        if not row[4]
+    ]
+
+
 def connect_ro(path: Path, *, timeout: float = 30) -> sqlite3.Connection:
     """``mode=ro`` (never ``immutable=1``): rows that live only in ``-wal`` are seen."""
     # fsencode: a file name that is not UTF-8 (surrogate-escaped by Python) still opens.

@@ -43,7 +43,7 @@ import polars as pl
 from trackio_tool import _waiting
 from trackio_tool.store import _decode
 from trackio_tool.store.project import Project
-from trackio_tool.store.sqlite import SqliteReader, _prefetch, _q
+from trackio_tool.store.sqlite import SqliteReader, _prefetch, _q, rowid_windows
 
 CHUNK_ROWS = 20_000
 WORKERS = 2
@@ -184,9 +184,7 @@ def _fetch_windows(
                     yield from _fetch(reader, con, by_row + where, [lo, hi + 1, *runs])
                     continue
                 run, _, _, count = group[0]
-                width = max(1, (hi - lo + 1) * CHUNK_ROWS // max(count, 1))
-                for a in range(lo, hi + 1, width):
-                    b = min(a + width, hi + 1)
+                for a, b in rowid_windows(lo, hi, count, CHUNK_ROWS):
                     try:
                         blob, steps, stamps, n, *present = con.execute(joined, (a, b)).fetchone()
                     except sqlite3.DataError:  # past SQLite's string length limit

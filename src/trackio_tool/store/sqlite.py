@@ -113,6 +113,13 @@ def _nearly_full(path: Path) -> bool:
 _q = _sqlite_ro.quote_name
 
 
+def rowid_windows(lo: int, hi: int, rows: int, per: int) -> list[tuple[int, int]]:
+    """``[a, b)`` rowid ranges over ``lo..hi`` (a run's ``rows`` rows, alone there)
+    holding about ``per`` rows each."""
+    width = max(1, (hi - lo + 1) * per // max(rows, 1))
+    return [(a, min(a + width, hi + 1)) for a in range(lo, hi + 1, width)]
+
+
 _METRICS_REQUIRED = ("run_name", "step", "timestamp", "metrics")
 
 
@@ -324,12 +331,13 @@ class SqliteReader:
         return self.execute(sql).fetchall()
 
     def _index_columns(self, table: str, con: sqlite3.Connection | None = None) -> list[list[str]]:
-        """The column lists of ``table``'s indexes (on ``con``, e.g. a worker's, if given)."""
-        run = self.execute if con is None else con.execute
-        out = []
-        for row in run(f"PRAGMA index_list({_q(table)})").fetchall():
-            out.append([c[2] for c in run(f"PRAGMA index_info({_q(row[1])})").fetchall()])
-        return out
+        """``_sqlite_ro.index_columns`` (on ``con``, e.g. a worker's, if given)."""
+        if con is not None:
+            return _sqlite_ro.index_columns(con, table)
+        try:
+            return _sqlite_ro.index_columns(self.con, table)
+        except sqlite3.DatabaseError as exc:
+            raise self.translate(exc) from exc
 
     def _run_index_from_indexes(self, key: str) -> list[tuple[Any, ...]] | None:
         """The run index from Trackio's own indexes, without reading the table.
@@ -521,8 +529,7 @@ class SqliteReader:
         scanner.feed_payloads(run, head)
         avg = max(1, sum(len(h) for h in head if h) // max(len(head), 1))
         per = max(256, min(CHUNK_ROWS, WINDOW_BYTES // avg))
-        width = max(1, (hi - lo + 1) * per // max(rows, 1))
-        return [("joined", [run], a, min(a + width, hi + 1)) for a in range(lo, hi + 1, width)]
+        return [("joined", [run], a, b) for a, b in rowid_windows(lo, hi, rows, per)]
 
     def _scan_windows(
         self,
