@@ -86,6 +86,27 @@ def test_every_image_format_decodes(
     assert sorted(p.name for p in tmp_path.iterdir()) == [page.path.name]
 
 
+def test_the_browser_starts_without_the_omnibox_popup(browser: _charts.Browser) -> None:
+    """Chromium 156's headless mode preloads its address bar's popup page in a renderer
+    of its own: ~0.5 CPU-s of the boot, on the cores that read the data meanwhile.
+    The browser is started with that page switched off (LIGHT_START)."""
+    import asyncio
+
+    k = browser._ready()
+    ours = [
+        Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+        for pid in _charts._children(k.subprocess.pid)  # choreographer's wrapper -> Chromium
+    ]
+    assert ours, "no Chromium process under kaleido's wrapper"
+    assert all(os.fsencode(flag) in args for flag in _charts.LIGHT_START for args in ours)
+    infos = asyncio.run_coroutine_threadsafe(
+        k.send_command("Target.getTargets"), browser._loop
+    ).result(timeout=30)["result"]["targetInfos"]
+    urls = [t["url"] for t in infos]
+    assert any(u.endswith("/index.html") for u in urls), urls  # kaleido's page
+    assert "chrome://omnibox-popup.top-chrome/" not in urls, urls
+
+
 def test_html_needs_no_browser(data: series.PlotData, tmp_path: Path) -> None:
     target = _charts.check_target(tmp_path / "plot.html")
     with _charts.Exporter(target) as ex:
