@@ -192,6 +192,33 @@ def _check_writable(path: Path) -> None:
             )
 
 
+def unknown_run_tables(layout: dict[str, list[str]]) -> list[str]:
+    """Tables of a project that refer to runs but that trackio-tool does not know.
+
+    Trackio adds run-scoped tables every few releases (configs 0.4, system metrics
+    0.14, alerts 0.18, traces 0.26, artifact links 0.30/0.38): a file from a newer
+    Trackio may hold rows of a run where merge, drop and rename do not look.
+    """
+    return sorted(
+        t
+        for t, cols in layout.items()
+        if t not in _schema.TABLES
+        and not t.startswith("sqlite_")
+        and any(c in ("run_id", "run_name") or c.endswith(("_run_id", "_run_name")) for c in cols)
+    )
+
+
+def _refuse_unknown_run_tables(path: Path, layout: dict[str, list[str]], what: str) -> None:
+    """drop and rename stop where they would leave a run's rows in a table they do not know."""
+    if unknown := unknown_run_tables(layout):
+        one = len(unknown) == 1
+        raise WriteError(
+            f"{path.name} has {'a table' if one else 'tables'} trackio-tool does not know"
+            f" ({listing([repr(t) for t in unknown])}) with rows by run (written by a newer"
+            f" Trackio?): {what}; nothing was changed: update trackio-tool, or use Trackio itself"
+        )
+
+
 def _check_new_target(path: Path) -> None:
     stem = path.stem
     if canonical_project_name(stem) != stem:
@@ -677,6 +704,15 @@ def merge(
         rows = SourceRows(src.reader)
         src_tables = rows.tables()
         notes.extend(_missing_companions(source, src_tables))
+        if isinstance(src.reader, SqliteReader) and (
+            unknown := unknown_run_tables(src.reader.columns)
+        ):
+            one = len(unknown) == 1
+            notes.append(
+                f"{'a table' if one else 'tables'} of {source.display} that trackio-tool does"
+                f" not know ({listing([repr(t) for t in unknown])}; written by a newer Trackio?)"
+                f" {'holds' if one else 'hold'} rows by run: not copied"
+            )
         notes.extend(_artifacts_left(src.reader, selected))
         counts = {t: rows.counts(t, _keys_for(rows, t, selected)) for t in src_tables}
         write_tables = [t for t in RUN_TABLES if any(counts.get(t, {}).values())]
@@ -1231,10 +1267,11 @@ def drop(
         _check_writable(path)
         reader = proj.reader
         assert isinstance(reader, SqliteReader)
+        layout = dict(reader.columns)
+        _refuse_unknown_run_tables(path, layout, "dropping a run would leave its rows there")
         index = proj.run_index()
         keys = select_runs(index, selectors, where=path.name, unique=True)
         selected = index.filter(pl.col("run_key").is_in(keys))
-        layout = dict(reader.columns)
         tkeys = _table_keys(layout)
         remaining = set(
             index.filter(~pl.col("run_key").is_in(keys)).get_column("run_name").to_list()
@@ -1763,6 +1800,8 @@ def rename(
         _check_writable(path)
         reader = proj.reader
         assert isinstance(reader, SqliteReader)
+        layout = dict(reader.columns)
+        _refuse_unknown_run_tables(path, layout, "renaming a run would leave its old name there")
         index = proj.run_index()
         keys = select_runs(index, selectors, where=path.name, unique=True)
         if len(keys) != 1:  # "-r a,b" names two runs
@@ -1771,7 +1810,6 @@ def rename(
         mine = index.filter(pl.col("run_key") == key)
         # Usually one name; two when Trackio went on logging under the old name after
         # a rename (the run's rows and folders under both names are its own).
-        layout = dict(reader.columns)
         tkeys = _table_keys(layout)
         old, run_id = str(mine.get_column("run_name")[0]), mine.get_column("run_id")[0]
         olds = [old, *(o for o in _names_of(reader.con, tkeys, key) if o != old)]

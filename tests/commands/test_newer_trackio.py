@@ -1,0 +1,78 @@
+"""A file from a newer Trackio: a run-scoped table trackio-tool does not know.
+
+Trackio adds such tables every few releases (configs, system_metrics, alerts,
+traces, artifact links). drop and rename would leave a run's rows there (orphans,
+or rows under the old name), so they refuse; merge copies what it knows and says
+what it left.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from tests.commands.test_merge import _one_clean_line
+from tests.conftest import tree_digest
+
+
+def _add_run_tags(db: Path) -> None:
+    con = sqlite3.connect(db)
+    try:
+        con.execute(
+            "CREATE TABLE run_tags (id INTEGER PRIMARY KEY AUTOINCREMENT,"
+            " run_id TEXT NOT NULL, run_name TEXT NOT NULL, tag TEXT NOT NULL)"
+        )
+        con.execute(
+            "INSERT INTO run_tags (run_id, run_name, tag)"
+            " SELECT DISTINCT run_id, run_name, 'baseline' FROM metrics"
+        )
+        con.commit()
+    finally:
+        con.close()
+
+
+def test_drop_and_rename_refuse_a_run_table_they_do_not_know(
+    cli: Callable[..., Any], fixture_copy: Callable[[str], Path]
+) -> None:
+    d = fixture_copy("trackio-0.43.0")
+    db = d / "toyproj.db"
+    _add_run_tags(db)
+    before = tree_digest(d)
+    _one_clean_line(
+        cli("drop", str(db), "--run", "gamma"),
+        "toyproj.db has a table trackio-tool does not know ('run_tags') with rows by run",
+        "dropping a run would leave its rows there; nothing was changed",
+    )
+    _one_clean_line(
+        cli("rename", str(db), "--run", "gamma", "--to", "gamma-2"),
+        "('run_tags')",
+        "renaming a run would leave its old name there; nothing was changed",
+    )
+    assert tree_digest(d) == before
+    r = cli("analyze", str(db), "--json")  # reading is unaffected
+    assert r.exit_code == 0, r.stderr
+
+
+def test_merge_copies_what_it_knows_and_names_the_table_it_left(
+    cli: Callable[..., Any], fixture_copy: Callable[[str], Path], tmp_path: Path
+) -> None:
+    d = fixture_copy("trackio-0.43.0")
+    source = d / "toyproj.db"
+    _add_run_tags(source)
+    target = tmp_path / "other.db"
+    r = cli("merge", "--from", str(source), "--into", str(target), "--run", "alpha")
+    assert r.exit_code == 0, r.stderr
+    assert r.stderr.splitlines() == [
+        f"note: a table of {source} that trackio-tool does not know ('run_tags'; written by a"
+        " newer Trackio?) holds rows by run: not copied"
+    ]
+    con = sqlite3.connect(target)
+    try:
+        tables = {row[0] for row in con.execute("SELECT name FROM sqlite_master")}
+        count = con.execute("SELECT COUNT(*) FROM metrics WHERE run_name = 'alpha'").fetchone()
+    finally:
+        con.close()
+    assert "run_tags" not in tables
+    assert count == (100,)
