@@ -42,16 +42,35 @@ def test_drop_and_rename_refuse_a_run_table_they_do_not_know(
     before = tree_digest(d)
     _one_clean_line(
         cli("drop", str(db), "--run", "gamma"),
-        "toyproj.db has a table trackio-tool does not know ('run_tags') with rows by run",
-        "dropping a run would leave its rows there; nothing was changed",
+        "toyproj.db refers to runs where trackio-tool does not look ('run_tags'; written by a"
+        " newer Trackio?): dropping a run would leave it there; nothing was changed",
     )
     _one_clean_line(
         cli("rename", str(db), "--run", "gamma", "--to", "gamma-2"),
-        "('run_tags')",
-        "renaming a run would leave its old name there; nothing was changed",
+        "('run_tags'; written by a newer Trackio?): renaming a run would leave its old name"
+        " there; nothing was changed",
     )
     assert tree_digest(d) == before
     r = cli("analyze", str(db), "--json")  # reading is unaffected
+    assert r.exit_code == 0, r.stderr
+
+
+def test_a_new_column_naming_a_run_in_a_known_table_is_refused_where_it_matters(
+    cli: Callable[..., Any], fixture_copy: Callable[[str], Path]
+) -> None:
+    d = fixture_copy("trackio-0.43.0")
+    db = d / "toyproj.db"
+    con = sqlite3.connect(db)
+    try:  # say, a newer Trackio's "resumed from" link between runs
+        con.execute("ALTER TABLE configs ADD COLUMN parent_run_id TEXT")
+        con.commit()
+    finally:
+        con.close()
+    before = tree_digest(d)
+    _one_clean_line(cli("drop", str(db), "--run", "alpha"), "('configs.parent_run_id';")
+    assert tree_digest(d) == before
+    # A run's id never changes in a rename: a column of ids is no obstacle there.
+    r = cli("rename", str(db), "--run", "alpha", "--to", "alpha-2")
     assert r.exit_code == 0, r.stderr
 
 

@@ -20,6 +20,7 @@ from __future__ import annotations
 import contextlib
 import errno
 import filecmp
+import functools
 import json
 import os
 import re
@@ -192,30 +193,45 @@ def _check_writable(path: Path) -> None:
             )
 
 
-def unknown_run_tables(layout: dict[str, list[str]]) -> list[str]:
-    """Tables of a project that refer to runs but that trackio-tool does not know.
+def _refers_to_run(column: str, *, by_name: bool) -> bool:
+    ends = ("run_name",) if by_name else ("run_id", "run_name")
+    return column in ends or column.endswith(tuple(f"_{e}" for e in ends))
+
+
+@functools.cache
+def _known_columns(table: str) -> list[str]:
+    return _columns_of(_schema.TABLES[table])
+
+
+def unknown_run_references(layout: dict[str, list[str]], *, by_name: bool = False) -> list[str]:
+    """Tables (``t``) and columns of known tables (``t.c``) that refer to runs but
+    that trackio-tool does not know; ``by_name``: only those naming runs.
 
     Trackio adds run-scoped tables every few releases (configs 0.4, system metrics
     0.14, alerts 0.18, traces 0.26, artifact links 0.30/0.38): a file from a newer
-    Trackio may hold rows of a run where merge, drop and rename do not look.
+    Trackio may refer to a run where merge, drop and rename do not look.
     """
-    return sorted(
-        t
-        for t, cols in layout.items()
-        if t not in _schema.TABLES
-        and not t.startswith("sqlite_")
-        and any(c in ("run_id", "run_name") or c.endswith(("_run_id", "_run_name")) for c in cols)
-    )
+    found: list[str] = []
+    for t, cols in sorted(layout.items()):
+        refs = [c for c in cols if _refers_to_run(c, by_name=by_name)]
+        if not refs or t.startswith("sqlite_"):
+            continue
+        if t not in _schema.TABLES:
+            found.append(t)
+        else:
+            found.extend(f"{t}.{c}" for c in refs if c not in _known_columns(t))
+    return found
 
 
-def _refuse_unknown_run_tables(path: Path, layout: dict[str, list[str]], what: str) -> None:
-    """drop and rename stop where they would leave a run's rows in a table they do not know."""
-    if unknown := unknown_run_tables(layout):
-        one = len(unknown) == 1
+def _refuse_unknown_run_references(
+    path: Path, layout: dict[str, list[str]], what: str, *, by_name: bool = False
+) -> None:
+    """drop and rename stop where they would leave a run behind in a place they do not know."""
+    if unknown := unknown_run_references(layout, by_name=by_name):
         raise WriteError(
-            f"{path.name} has {'a table' if one else 'tables'} trackio-tool does not know"
-            f" ({listing([repr(t) for t in unknown])}) with rows by run (written by a newer"
-            f" Trackio?): {what}; nothing was changed: update trackio-tool, or use Trackio itself"
+            f"{path.name} refers to runs where trackio-tool does not look"
+            f" ({listing([repr(u) for u in unknown])}; written by a newer Trackio?): {what};"
+            " nothing was changed: update trackio-tool, or use Trackio itself"
         )
 
 
@@ -705,7 +721,7 @@ def merge(
         src_tables = rows.tables()
         notes.extend(_missing_companions(source, src_tables))
         if isinstance(src.reader, SqliteReader) and (
-            unknown := unknown_run_tables(src.reader.columns)
+            unknown := [u for u in unknown_run_references(src.reader.columns) if "." not in u]
         ):
             one = len(unknown) == 1
             notes.append(
@@ -1268,7 +1284,7 @@ def drop(
         reader = proj.reader
         assert isinstance(reader, SqliteReader)
         layout = dict(reader.columns)
-        _refuse_unknown_run_tables(path, layout, "dropping a run would leave its rows there")
+        _refuse_unknown_run_references(path, layout, "dropping a run would leave it there")
         index = proj.run_index()
         keys = select_runs(index, selectors, where=path.name, unique=True)
         selected = index.filter(pl.col("run_key").is_in(keys))
@@ -1801,7 +1817,9 @@ def rename(
         reader = proj.reader
         assert isinstance(reader, SqliteReader)
         layout = dict(reader.columns)
-        _refuse_unknown_run_tables(path, layout, "renaming a run would leave its old name there")
+        _refuse_unknown_run_references(
+            path, layout, "renaming a run would leave its old name there", by_name=True
+        )
         index = proj.run_index()
         keys = select_runs(index, selectors, where=path.name, unique=True)
         if len(keys) != 1:  # "-r a,b" names two runs
