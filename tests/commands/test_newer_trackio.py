@@ -74,24 +74,44 @@ def test_a_new_column_naming_a_run_in_a_known_table_is_refused_where_it_matters(
     assert r.exit_code == 0, r.stderr
 
 
-def test_merge_copies_what_it_knows_and_names_the_table_it_left(
+def test_merge_copies_what_it_knows_and_names_what_it_left(
     cli: Callable[..., Any], fixture_copy: Callable[[str], Path], tmp_path: Path
 ) -> None:
     d = fixture_copy("trackio-0.43.0")
     source = d / "toyproj.db"
     _add_run_tags(source)
+    con = sqlite3.connect(source)
+    try:
+        con.execute("ALTER TABLE metrics ADD COLUMN origin TEXT")
+        con.execute("UPDATE metrics SET origin = 'laptop'")
+        con.commit()
+    finally:
+        con.close()
     target = tmp_path / "other.db"
     r = cli("merge", "--from", str(source), "--into", str(target), "--run", "alpha")
     assert r.exit_code == 0, r.stderr
     assert r.stderr.splitlines() == [
         f"note: a table of {source} that trackio-tool does not know ('run_tags'; written by a"
-        " newer Trackio?) holds rows by run: not copied"
+        " newer Trackio?) holds rows by run: not copied",
+        f"note: a column of {source} that trackio-tool does not know and the target lacks"
+        " ('metrics.origin'; written by a newer Trackio?): not copied",
     ]
     con = sqlite3.connect(target)
     try:
         tables = {row[0] for row in con.execute("SELECT name FROM sqlite_master")}
         count = con.execute("SELECT COUNT(*) FROM metrics WHERE run_name = 'alpha'").fetchone()
+        con.execute("ALTER TABLE metrics ADD COLUMN origin TEXT")  # a target that has it
+        con.commit()
     finally:
         con.close()
     assert "run_tags" not in tables
     assert count == (100,)
+    r = cli("merge", "--from", str(source), "--into", str(target), "--run", "gamma")
+    assert r.exit_code == 0, r.stderr
+    assert "metrics.origin" not in r.stderr  # copied like any column both sides have
+    con = sqlite3.connect(target)
+    try:
+        origins = con.execute("SELECT run_name, origin FROM metrics GROUP BY 1, 2").fetchall()
+    finally:
+        con.close()
+    assert sorted(origins, key=str) == [("alpha", None), ("gamma", "laptop")]

@@ -203,24 +203,31 @@ def _known_columns(table: str) -> list[str]:
     return _columns_of(_schema.TABLES[table])
 
 
-def unknown_run_references(layout: dict[str, list[str]], *, by_name: bool = False) -> list[str]:
-    """Tables (``t``) and columns of known tables (``t.c``) that refer to runs but
-    that trackio-tool does not know; ``by_name``: only those naming runs.
+def unknown_run_references(
+    layout: dict[str, list[str]], *, by_name: bool = False
+) -> list[tuple[str, str | None]]:
+    """Tables (``(t, None)``) and columns of known tables (``(t, c)``) that refer to
+    runs but that trackio-tool does not know; ``by_name``: only those naming runs.
 
     Trackio adds run-scoped tables every few releases (configs 0.4, system metrics
     0.14, alerts 0.18, traces 0.26, artifact links 0.30/0.38): a file from a newer
     Trackio may refer to a run where merge, drop and rename do not look.
     """
-    found: list[str] = []
+    found: list[tuple[str, str | None]] = []
     for t, cols in sorted(layout.items()):
         refs = [c for c in cols if _refers_to_run(c, by_name=by_name)]
         if not refs or t.startswith("sqlite_"):
             continue
         if t not in _schema.TABLES:
-            found.append(t)
+            found.append((t, None))
         else:
-            found.extend(f"{t}.{c}" for c in refs if c not in _known_columns(t))
+            found.extend((t, c) for c in refs if c not in _known_columns(t))
     return found
+
+
+def _shown(places: Sequence[tuple[str, str | None]]) -> str:
+    """``'run_tags', 'configs.parent_run_id'``."""
+    return listing([repr(t if c is None else f"{t}.{c}") for t, c in places])
 
 
 def _refuse_unknown_run_references(
@@ -230,9 +237,41 @@ def _refuse_unknown_run_references(
     if unknown := unknown_run_references(layout, by_name=by_name):
         raise WriteError(
             f"{path.name} refers to runs where trackio-tool does not look"
-            f" ({listing([repr(u) for u in unknown])}; written by a newer Trackio?): {what};"
+            f" ({_shown(unknown)}; written by a newer Trackio?): {what};"
             " nothing was changed: update trackio-tool, or use Trackio itself"
         )
+
+
+def _left_behind(
+    src: Project, write_tables: Sequence[str], layout: dict[str, list[str]]
+) -> list[str]:
+    """Notes on what of a newer Trackio's file a merge cannot copy: run tables it does
+    not know, and columns it does not know that the target does not have either."""
+    reader = src.reader
+    if not isinstance(reader, SqliteReader):  # an export's columns are metrics
+        return []
+    notes = []
+    if tables := [(t, c) for t, c in unknown_run_references(reader.columns) if c is None]:
+        one = len(tables) == 1
+        notes.append(
+            f"{'a table' if one else 'tables'} of {src.source} that trackio-tool does not know"
+            f" ({_shown(tables)}; written by a newer Trackio?) {'holds' if one else 'hold'}"
+            " rows by run: not copied"
+        )
+    columns: list[tuple[str, str | None]] = [
+        (t, c)
+        for t in write_tables
+        for c in reader.columns.get(t, [])
+        if c not in layout.get(t, []) and c not in _known_columns(t)
+    ]
+    if columns:
+        one = len(columns) == 1
+        notes.append(
+            f"{'a column' if one else 'columns'} of {src.source} that trackio-tool does not"
+            f" know and the target lacks ({_shown(columns)}; written by a newer Trackio?):"
+            " not copied"
+        )
+    return notes
 
 
 def _check_new_target(path: Path) -> None:
@@ -720,15 +759,6 @@ def merge(
         rows = SourceRows(src.reader)
         src_tables = rows.tables()
         notes.extend(_missing_companions(source, src_tables))
-        if isinstance(src.reader, SqliteReader) and (
-            unknown := [u for u in unknown_run_references(src.reader.columns) if "." not in u]
-        ):
-            one = len(unknown) == 1
-            notes.append(
-                f"{'a table' if one else 'tables'} of {source.display} that trackio-tool does"
-                f" not know ({listing([repr(t) for t in unknown])}; written by a newer Trackio?)"
-                f" {'holds' if one else 'hold'} rows by run: not copied"
-            )
         notes.extend(_artifacts_left(src.reader, selected))
         counts = {t: rows.counts(t, _keys_for(rows, t, selected)) for t in src_tables}
         write_tables = [t for t in RUN_TABLES if any(counts.get(t, {}).values())]
@@ -750,6 +780,7 @@ def merge(
             )
             layout[t] = _columns_of(sql)
 
+        notes.extend(_left_behind(src, write_tables, layout))
         run_maps = _run_maps(src, rows, selected, layout, write_tables, legacy, path)
         _conflicts(run_maps, target_names, target_ids, path)
         media_plan = _source_media(source, dict.fromkeys(names)) if media else {}
