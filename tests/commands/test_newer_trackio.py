@@ -17,20 +17,25 @@ from tests.commands.test_merge import _one_clean_line
 from tests.conftest import tree_digest
 
 
-def _add_run_tags(db: Path) -> None:
+def _sql(db: Path, *statements: str) -> list[Any]:
+    """Run ``statements`` on ``db`` in one transaction; the rows of the last one."""
     con = sqlite3.connect(db)
     try:
-        con.execute(
-            "CREATE TABLE run_tags (id INTEGER PRIMARY KEY AUTOINCREMENT,"
-            " run_id TEXT NOT NULL, run_name TEXT NOT NULL, tag TEXT NOT NULL)"
-        )
-        con.execute(
-            "INSERT INTO run_tags (run_id, run_name, tag)"
-            " SELECT DISTINCT run_id, run_name, 'baseline' FROM metrics"
-        )
+        rows = [con.execute(sql).fetchall() for sql in statements][-1]
         con.commit()
+        return rows
     finally:
         con.close()
+
+
+def _add_run_tags(db: Path) -> None:
+    _sql(
+        db,
+        "CREATE TABLE run_tags (id INTEGER PRIMARY KEY AUTOINCREMENT,"
+        " run_id TEXT NOT NULL, run_name TEXT NOT NULL, tag TEXT NOT NULL)",
+        "INSERT INTO run_tags (run_id, run_name, tag)"
+        " SELECT DISTINCT run_id, run_name, 'baseline' FROM metrics",
+    )
 
 
 def test_drop_and_rename_refuse_a_run_table_they_do_not_know(
@@ -60,12 +65,8 @@ def test_a_new_column_naming_a_run_in_a_known_table_is_refused_where_it_matters(
 ) -> None:
     d = fixture_copy("trackio-0.43.0")
     db = d / "toyproj.db"
-    con = sqlite3.connect(db)
-    try:  # say, a newer Trackio's "resumed from" link between runs
-        con.execute("ALTER TABLE configs ADD COLUMN parent_run_id TEXT")
-        con.commit()
-    finally:
-        con.close()
+    # Say, a newer Trackio's "resumed from" link between runs.
+    _sql(db, "ALTER TABLE configs ADD COLUMN parent_run_id TEXT")
     before = tree_digest(d)
     _one_clean_line(cli("drop", str(db), "--run", "alpha"), "('configs.parent_run_id';")
     assert tree_digest(d) == before
@@ -80,13 +81,9 @@ def test_merge_copies_what_it_knows_and_names_what_it_left(
     d = fixture_copy("trackio-0.43.0")
     source = d / "toyproj.db"
     _add_run_tags(source)
-    con = sqlite3.connect(source)
-    try:
-        con.execute("ALTER TABLE metrics ADD COLUMN origin TEXT")
-        con.execute("UPDATE metrics SET origin = 'laptop'")
-        con.commit()
-    finally:
-        con.close()
+    _sql(
+        source, "ALTER TABLE metrics ADD COLUMN origin TEXT", "UPDATE metrics SET origin = 'laptop'"
+    )
     target = tmp_path / "other.db"
     r = cli("merge", "--from", str(source), "--into", str(target), "--run", "alpha")
     assert r.exit_code == 0, r.stderr
@@ -96,22 +93,11 @@ def test_merge_copies_what_it_knows_and_names_what_it_left(
         f"note: a column of {source} that trackio-tool does not know and the target lacks"
         " ('metrics.origin'; written by a newer Trackio?): not copied",
     ]
-    con = sqlite3.connect(target)
-    try:
-        tables = {row[0] for row in con.execute("SELECT name FROM sqlite_master")}
-        count = con.execute("SELECT COUNT(*) FROM metrics WHERE run_name = 'alpha'").fetchone()
-        con.execute("ALTER TABLE metrics ADD COLUMN origin TEXT")  # a target that has it
-        con.commit()
-    finally:
-        con.close()
-    assert "run_tags" not in tables
-    assert count == (100,)
+    assert ("run_tags",) not in _sql(target, "SELECT name FROM sqlite_master")
+    assert _sql(target, "SELECT COUNT(*) FROM metrics WHERE run_name = 'alpha'") == [(100,)]
+    _sql(target, "ALTER TABLE metrics ADD COLUMN origin TEXT")  # a target that has it
     r = cli("merge", "--from", str(source), "--into", str(target), "--run", "gamma")
     assert r.exit_code == 0, r.stderr
     assert "metrics.origin" not in r.stderr  # copied like any column both sides have
-    con = sqlite3.connect(target)
-    try:
-        origins = con.execute("SELECT run_name, origin FROM metrics GROUP BY 1, 2").fetchall()
-    finally:
-        con.close()
+    origins = _sql(target, "SELECT run_name, origin FROM metrics GROUP BY 1, 2")
     assert sorted(origins, key=str) == [("alpha", None), ("gamma", "laptop")]
