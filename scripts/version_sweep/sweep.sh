@@ -18,8 +18,8 @@ export SWEEP_NEW_PYTHON=$SWEEP/venvs/0.43.0/bin/python
 install() {  # one venv per release; dependencies as of a few days after it came out
   local v=$1 dir=$SWEEP/venvs/$1 date
   [ -x "$dir/bin/python" ] && "$dir/bin/python" -c "import trackio" 2>/dev/null && return
-  date=$(curl -s "https://pypi.org/pypi/trackio/$v/json" | python3 -c \
-    'import json,sys,datetime as d; t=json.load(sys.stdin)["urls"][0]["upload_time"]; print((d.datetime.fromisoformat(t)+d.timedelta(days=5)).strftime("%Y-%m-%dT00:00:00Z"))')
+  date=$(curl -s "https://pypi.org/pypi/trackio/json" | V=$v python3 -c \
+    'import json,sys,os,datetime as d; t=json.load(sys.stdin)["releases"][os.environ["V"]][0]["upload_time"]; print((d.datetime.fromisoformat(t)+d.timedelta(days=5)).strftime("%Y-%m-%dT00:00:00Z"))')
   uv venv -q -p 3.11 "$dir"
   uv pip install -q --python "$dir/bin/python" --exclude-newer "$date" "trackio==$v" numpy pillow pyarrow pandas requests
   # <= 0.16 send logs to a local gradio server; httpx >= 0.28 refuses NaN in request JSON
