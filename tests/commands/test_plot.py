@@ -617,3 +617,19 @@ def test_help_has_an_example(cli: Callable[..., Any]) -> None:
     assert r.exit_code == 0
     assert "Example: trackio-tool plot" in r.stdout
     assert "centred moving average" in r.stdout
+
+
+def test_chromium_flags_extend_a_feature_list_rather_than_replace_it() -> None:
+    """Chromium keeps only the last value of a switch given twice: a ``--disable-features``
+    that kaleido's launcher (or a later version of it) passes must keep its features."""
+    light = _charts.LIGHT_START[0].split("=", 1)[1]
+    given = ["chromium", "--disable-features=PaintHolding", "--headless"]
+    assert _charts._with_flags(given, _charts.LIGHT_START) == [
+        "chromium",
+        f"--disable-features=PaintHolding,{light}",
+        "--headless",
+    ]
+    assert _charts._with_flags(["chromium"], _charts.LIGHT_START) == [
+        "chromium",
+        *_charts.LIGHT_START,
+    ]

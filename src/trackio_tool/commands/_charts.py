@@ -579,6 +579,20 @@ def browser_tmpdir() -> str | None:
 LIGHT_START = ("--disable-features=WebUIOmniboxPopup,OmniboxFullPopupWebUIContent",)
 
 
+def _with_flags(cli: Sequence[str], flags: Sequence[str]) -> list[str]:
+    """``cli`` plus ``flags``; a ``--disable-features`` list already there is extended,
+    as Chromium keeps only the last value of a switch given twice."""
+    out = list(cli)
+    for flag in flags:
+        name, _, value = flag.partition("=")
+        have = [i for i, arg in enumerate(out) if arg.startswith(f"{name}=")]
+        if name == "--disable-features" and have:
+            out[have[-1]] += f",{value}"
+        else:
+            out.append(flag)
+    return out
+
+
 def _chromium_class(tmpdir: str | None) -> Any:
     """choreographer's Chromium (kaleido's ``browser_cls`` hook) started with
     LIGHT_START, and with TMPDIR=tmpdir when one is given."""
@@ -586,7 +600,7 @@ def _chromium_class(tmpdir: str | None) -> Any:
 
     class LightChromium(Chromium):
         def get_cli(self) -> Any:
-            return [*super().get_cli(), *LIGHT_START]
+            return _with_flags(super().get_cli(), LIGHT_START)
 
         def get_env(self) -> Any:
             env = super().get_env()
