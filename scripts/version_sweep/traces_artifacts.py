@@ -27,6 +27,7 @@ for step in range(3):
     trackio.log(m, step=step)
 if hasattr(trackio, "log_artifact"):
     f = Path(os.environ["TRACKIO_DIR"]).parent / "weights.bin"
+    f.parent.mkdir(parents=True, exist_ok=True)  # TRACKIO_DIR's parent may not exist yet
     f.write_bytes(b"\x00" * 100)
     trackio.log_artifact(str(f), name="w", type="model")
     done["artifacts"] += 1
