@@ -14,6 +14,8 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Sequence
 
+from trackio_tool.store._sqlite_ro import quote_name
+
 SCHEMA_VERSION = 2
 RUN_TABLES = ("metrics", "configs", "system_metrics", "alerts", "traces")
 # JSON payload columns of each run-scoped table (TEXT or BLOB values).
@@ -172,8 +174,7 @@ LEGACY_INDEXES: tuple[tuple[str, str], ...] = (
 )
 
 
-def quote(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
+quote = quote_name  # one quoting rule for every SQL identifier (_sqlite_ro)
 
 
 def table_columns(con: sqlite3.Connection, schema: str = "main") -> dict[str, list[str]]:
